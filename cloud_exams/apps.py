@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class CloudExamsConfig(AppConfig):
+    """云检查: exam catalogue, orders, specimens, verified results and reports (ISSUE 4)."""
+
+    name = "cloud_exams"
+    verbose_name = _("Cloud exams")

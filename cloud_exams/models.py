@@ -1,0 +1,1 @@
+"""云检查 models; the app's tables arrive with its issue."""

@@ -1,0 +1,1 @@
+"""云服务 models; the app's tables arrive with its issue."""

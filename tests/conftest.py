@@ -1,0 +1,94 @@
+"""Shared fixtures: two institutions in two districts, and a logged-in client per role."""
+
+import socket
+
+import pytest
+from rest_framework.test import APIClient
+
+from cloud_management.models import StaffRole
+from tests.factories.cloud_management import (
+    InstitutionFactory,
+    PatientFactory,
+    RegulatorRoleFactory,
+    StaffRoleFactory,
+    UserFactory,
+    district,
+)
+
+
+@pytest.fixture(autouse=True)
+def _block_internet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never leave the machine; loopback (PostgreSQL, Redis, live servers) is allowed."""
+    real_connect = socket.socket.connect
+
+    def guarded_connect(self: socket.socket, address: object) -> object:
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and host not in {"127.0.0.1", "localhost", "::1"} and not (
+            host.startswith("/")
+        ):
+            raise RuntimeError(f"network access blocked in tests: {address!r}")
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+
+
+@pytest.fixture
+def home_institution(db):
+    return InstitutionFactory(code="NK001", name="南开区长江道社区卫生服务中心",
+                              district=district("120104"))
+
+
+@pytest.fixture
+def other_institution(db):
+    return InstitutionFactory(code="HP001", name="和平区劝业场社区卫生服务中心",
+                              district=district("120101"))
+
+
+def _client_for(user) -> APIClient:
+    client = APIClient()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def staff_user_factory(db):
+    def make(role: str = StaffRole.Role.DOCTOR, institution=None):
+        return StaffRoleFactory(role=role, institution=institution).user
+
+    return make
+
+
+@pytest.fixture
+def doctor(home_institution):
+    return StaffRoleFactory(role=StaffRole.Role.DOCTOR, institution=home_institution).user
+
+
+@pytest.fixture
+def doctor_client(doctor) -> APIClient:
+    return _client_for(doctor)
+
+
+@pytest.fixture
+def district_regulator(db):
+    return RegulatorRoleFactory(district=district("120104")).user
+
+
+@pytest.fixture
+def city_regulator(db):
+    return RegulatorRoleFactory(district=None, agency=StaffRole.Agency.HEALTH_COMMISSION).user
+
+
+@pytest.fixture
+def operator(db):
+    return UserFactory(username="operator", is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def patient_with_login(home_institution):
+    user = UserFactory(username="13900000001")
+    return PatientFactory(home_institution=home_institution, user=user, phone="13900000001")
+
+
+@pytest.fixture
+def anonymous_client() -> APIClient:
+    return APIClient()
