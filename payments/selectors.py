@@ -1,0 +1,268 @@
+"""Read queries of the payments app: settlement inputs (set-based) and settlement results.
+
+The settlement inputs are grouped aggregates, one query each for all the institutions asked
+for, never a query per member or per claim line. They are written in SQL that PostgreSQL and
+SQLite both run; the two differ only in date arithmetic and in how a money sum stays exact
+(SQLite stores decimals as binary floating point, so its sum is taken in whole fen).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import connection, models
+from django.db.models import QuerySet
+
+from cloud_management.models import DiabetesEnrollment, FamilyDoctorContract
+from payments.models import ClaimLine, Scheme, SettlementLine, SettlementRun
+
+
+@dataclass(frozen=True)
+class Population:
+    """Where a scheme's members live: the table and its start and end columns (CONTRACTS §4)."""
+
+    table: str
+    patient: str
+    institution: str
+    start: str
+    end: str
+
+
+def _column(model: type[models.Model], name: str) -> str:
+    """The quoted database column of ``model.name``."""
+    field = model._meta.get_field(name)
+    column = field.column if isinstance(field, models.Field) else None
+    if column is None:
+        raise TypeError(f"{model.__name__}.{name} has no column")
+    return connection.ops.quote_name(column)
+
+
+def _population(kind: str) -> Population:
+    model: type[models.Model]
+    if kind == Scheme.Kind.PER_DISEASE:
+        model, start = DiabetesEnrollment, "enrolled_on"
+    elif kind == Scheme.Kind.PER_CAPITA:
+        model, start = FamilyDoctorContract, "signed_on"
+    else:
+        raise ValueError(f"unknown scheme kind {kind!r}")
+    return Population(
+        table=connection.ops.quote_name(model._meta.db_table),
+        patient=_column(model, "patient"),
+        institution=_column(model, "institution"),
+        start=_column(model, start),
+        end=_column(model, "ended_on"),
+    )
+
+
+def _is_sqlite() -> bool:
+    return connection.vendor == "sqlite"
+
+
+def _date_param(day: dt.date) -> object:
+    # SQLite compares ISO text; PostgreSQL takes the date itself.
+    return day.isoformat() if _is_sqlite() else day
+
+
+def _institution_filter(column: str, institution_ids: Collection[int] | None) -> tuple[str, list]:
+    if institution_ids is None:
+        return "", []
+    ids = sorted({int(i) for i in institution_ids})
+    if not ids:
+        return " AND 1 = 0", []
+    placeholders = ", ".join(["%s"] * len(ids))
+    return f" AND {column} IN ({placeholders})", list(ids)
+
+
+@dataclass(frozen=True)
+class MembershipFigures:
+    """An institution's population in a period (CONTRACTS §4)."""
+
+    institution_id: int
+    enrolees: int
+    member_days: int
+    memberships: int
+
+
+def membership_figures(
+    *,
+    kind: str,
+    period_start: dt.date,
+    period_end: dt.date,
+    institution_ids: Collection[int] | None = None,
+) -> dict[int, MembershipFigures]:
+    """Enrolees and member days per institution with at least one member day in the period:
+    one grouped query. ``institution_ids=None`` means every institution."""
+    p = _population(kind)
+    start, end = _date_param(period_start), _date_param(period_end)
+    if _is_sqlite():
+        days = (
+            f"CAST(julianday(MIN(COALESCE(m.{p.end}, %s), %s))"
+            f" - julianday(MAX(m.{p.start}, %s)) AS INTEGER) + 1"
+        )
+    else:
+        days = f"LEAST(COALESCE(m.{p.end}, %s), %s) - GREATEST(m.{p.start}, %s) + 1"
+    where, where_params = _institution_filter(f"m.{p.institution}", institution_ids)
+    sql = (
+        f"SELECT m.{p.institution}, COUNT(DISTINCT m.{p.patient}), SUM({days}), COUNT(*)"
+        f" FROM {p.table} m"
+        f" WHERE m.{p.start} <= %s AND (m.{p.end} IS NULL OR m.{p.end} >= %s){where}"
+        f" GROUP BY m.{p.institution}"
+    )
+    params = [end, end, start, end, start, *where_params]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return {
+        row[0]: MembershipFigures(
+            institution_id=row[0],
+            enrolees=int(row[1]),
+            member_days=int(row[2]),
+            memberships=int(row[3]),
+        )
+        for row in rows
+    }
+
+
+@dataclass(frozen=True)
+class SpendingFigures:
+    """What the fund paid for an institution's members on their covered days (CONTRACTS §4)."""
+
+    institution_id: int
+    claim_lines: int
+    spending: Decimal
+
+
+def spending_figures(
+    *,
+    kind: str,
+    period_start: dt.date,
+    period_end: dt.date,
+    categories: Sequence[str],
+    diagnosis_prefixes: Sequence[str] = (),
+    institution_ids: Collection[int] | None = None,
+) -> dict[int, SpendingFigures]:
+    """Σ fund_paid per responsible institution: one grouped query joining the claim ledger to
+    the population on the member's covered days.
+
+    The institution where the service was given plays no part (CONTRACTS §4). Prefixes are
+    compared with ``substr`` because SQLite's LIKE ignores case and codes are case-sensitive.
+    A member counted twice at one institution on one day would count a line twice; the
+    settlement service refuses such overlapping memberships before it gets here.
+    """
+    if not categories:
+        return {}
+    p = _population(kind)
+    claims = connection.ops.quote_name(ClaimLine._meta.db_table)
+    column = {
+        name: _column(ClaimLine, name)
+        for name in ("patient", "service_date", "category", "diagnosis_code", "fund_paid")
+    }
+    start, end = _date_param(period_start), _date_param(period_end)
+    if _is_sqlite():
+        amount = f"SUM(CAST(ROUND(c.{column['fund_paid']} * 100) AS INTEGER))"
+    else:
+        amount = f"SUM(c.{column['fund_paid']})"
+    category_placeholders = ", ".join(["%s"] * len(categories))
+    prefix_sql = ""
+    prefix_params: list[object] = []
+    if diagnosis_prefixes:
+        prefix_sql = (
+            " AND ("
+            + " OR ".join(
+                f"substr(c.{column['diagnosis_code']}, 1, %s) = %s" for _ in diagnosis_prefixes
+            )
+            + ")"
+        )
+        for prefix in diagnosis_prefixes:
+            prefix_params += [len(prefix), prefix]
+    where, where_params = _institution_filter(f"m.{p.institution}", institution_ids)
+    date = f"c.{column['service_date']}"
+    sql = (
+        f"SELECT m.{p.institution}, COUNT(*), {amount}"
+        f" FROM {p.table} m"
+        f" JOIN {claims} c ON c.{column['patient']} = m.{p.patient}"
+        f" WHERE m.{p.start} <= %s AND (m.{p.end} IS NULL OR m.{p.end} >= %s)"
+        f" AND {date} >= %s AND {date} <= %s"
+        f" AND {date} >= m.{p.start} AND (m.{p.end} IS NULL OR {date} <= m.{p.end})"
+        f" AND c.{column['category']} IN ({category_placeholders})"
+        f"{prefix_sql}{where}"
+        f" GROUP BY m.{p.institution}"
+    )
+    params = [end, start, start, end, *categories, *prefix_params, *where_params]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    result = {}
+    for institution_id, count, total in rows:
+        spending = (Decimal(int(total)).scaleb(-2) if _is_sqlite() else Decimal(total)).quantize(
+            Decimal("0.01")
+        )
+        result[institution_id] = SpendingFigures(
+            institution_id=institution_id, claim_lines=int(count), spending=spending
+        )
+    return result
+
+
+@dataclass(frozen=True)
+class OverlappingMemberships:
+    """Two memberships of one resident with one institution that share days of a period."""
+
+    institution_id: int
+    patient_id: int
+    first_id: int
+    second_id: int
+
+
+def overlapping_memberships(
+    *,
+    kind: str,
+    period_start: dt.date,
+    period_end: dt.date,
+    institution_ids: Collection[int] | None = None,
+    limit: int = 10,
+) -> list[OverlappingMemberships]:
+    """Pairs of memberships that would count a resident's day twice at one institution."""
+    p = _population(kind)
+    start, end = _date_param(period_start), _date_param(period_end)
+    where, where_params = _institution_filter(f"a.{p.institution}", institution_ids)
+    sql = (
+        f"SELECT a.{p.institution}, a.{p.patient}, a.id, b.id"
+        f" FROM {p.table} a JOIN {p.table} b"
+        f" ON b.{p.patient} = a.{p.patient} AND b.{p.institution} = a.{p.institution}"
+        f" AND b.id > a.id"
+        f" WHERE a.{p.start} <= %s AND b.{p.start} <= %s"
+        f" AND COALESCE(a.{p.end}, %s) >= %s AND COALESCE(b.{p.end}, %s) >= %s"
+        f" AND a.{p.start} <= COALESCE(b.{p.end}, %s) AND b.{p.start} <= COALESCE(a.{p.end}, %s)"
+        f"{where} ORDER BY a.{p.institution}, a.{p.patient}, a.id, b.id LIMIT %s"
+    )
+    params = [end, end, end, start, end, start, end, end, *where_params, limit]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return [OverlappingMemberships(*row) for row in rows]
+
+
+# --- results --------------------------------------------------------------------------------------
+
+
+def get_latest_finished_run(*, scheme: Scheme, period: str) -> SettlementRun | None:
+    """The run whose lines are the result for the scheme and period (CONTRACTS §4)."""
+    return (
+        SettlementRun.objects.filter(
+            scheme=scheme, period=period, status=SettlementRun.Status.FINISHED
+        )
+        .order_by("-finished_at", "-id")
+        .first()
+    )
+
+
+def list_settlement_lines(*, run: SettlementRun) -> QuerySet[SettlementLine]:
+    """The run's lines with their institutions, in institution-code order."""
+    return (
+        SettlementLine.objects.filter(run=run)
+        .select_related("institution")
+        .order_by("institution__code")
+    )
