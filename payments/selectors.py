@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import connection, models
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models.functions import Substr
 
 from cloud_management.models import DiabetesEnrollment, FamilyDoctorContract
 from payments.models import ClaimLine, Scheme, SettlementLine, SettlementRun
@@ -266,3 +267,59 @@ def list_settlement_lines(*, run: SettlementRun) -> QuerySet[SettlementLine]:
         .select_related("institution")
         .order_by("institution__code")
     )
+
+
+# --- tracing a line back to its inputs ---
+
+
+def _population_model(kind: str) -> tuple[type[models.Model], str]:
+    if kind == Scheme.Kind.PER_DISEASE:
+        return DiabetesEnrollment, "enrolled_on"
+    if kind == Scheme.Kind.PER_CAPITA:
+        return FamilyDoctorContract, "signed_on"
+    raise ValueError(f"unknown scheme kind {kind!r}")
+
+
+def memberships_behind_line(*, line: SettlementLine) -> QuerySet[models.Model]:
+    """The enrolments or contracts whose covered days make up a line's member days."""
+    run = line.run
+    model, start = _population_model(run.parameters["kind"])
+    return (
+        model._default_manager.filter(
+            institution_id=line.institution_id, **{f"{start}__lte": run.period_end}
+        )
+        .filter(Q(ended_on__isnull=True) | Q(ended_on__gte=run.period_start))
+        .select_related("patient")
+        .order_by(start, "pk")
+    )
+
+
+def claim_lines_behind_line(*, line: SettlementLine) -> QuerySet[ClaimLine]:
+    """The claim lines whose fund_paid sums to a line's spending, by the rules the run recorded
+    (CONTRACTS §4): in the period, on a day the resident was covered by the institution, in a
+    covered category and, where the scheme has prefixes, with a matching diagnosis."""
+    run = line.run
+    params = run.parameters
+    model, start = _population_model(params["kind"])
+    covering = model._default_manager.filter(
+        patient_id=OuterRef("patient_id"),
+        institution_id=line.institution_id,
+        **{f"{start}__lte": OuterRef("service_date")},
+    ).filter(Q(ended_on__isnull=True) | Q(ended_on__gte=OuterRef("service_date")))
+    lines = ClaimLine.objects.filter(
+        service_date__gte=run.period_start,
+        service_date__lte=run.period_end,
+        category__in=params["categories"],
+    ).filter(Exists(covering))
+    prefixes = params["diagnosis_prefixes"]
+    if prefixes:
+        # Substr rather than startswith: SQLite's LIKE ignores case, ICD-10 codes do not.
+        annotations = {
+            f"diagnosis_prefix_{index}": Substr("diagnosis_code", 1, len(prefix))
+            for index, prefix in enumerate(prefixes)
+        }
+        matches = Q()
+        for index, prefix in enumerate(prefixes):
+            matches |= Q(**{f"diagnosis_prefix_{index}": prefix})
+        lines = lines.annotate(**annotations).filter(matches)
+    return lines.select_related("patient", "institution").order_by("service_date", "pk")
