@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import asdict
 from decimal import Decimal
@@ -55,8 +56,9 @@ from payments.registry import QualityProviderError, collect_quality_figures, get
 logger = logging.getLogger(__name__)
 
 Status = SettlementRun.Status
-# Institutions settled per step of an in-process run: each step is two grouped queries.
-DEFAULT_BATCH_SIZE = 500
+# An in-process run settles its institutions in this many steps (each two grouped queries),
+# so that progress shows while it runs.
+PROGRESS_STEPS = 10
 
 
 class SettlementError(Exception):
@@ -442,7 +444,7 @@ def _batches(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
 def execute_settlement_run(
     *,
     run_id: int,
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int | None = None,
     on_progress: Callable[[SettlementRun], None] | None = None,
 ) -> SettlementRun:
     """Run a requested run to its end in this process: begin, settle every institution in
@@ -450,7 +452,9 @@ def execute_settlement_run(
     run is marked failed and nothing earlier changes."""
     try:
         run = begin_settlement_run(run_id=run_id)
-        for batch in _batches(pending_institutions(run=run), batch_size):
+        pending = pending_institutions(run=run)
+        size = batch_size or max(1, math.ceil(len(pending) / PROGRESS_STEPS))
+        for batch in _batches(pending, size):
             settle_institutions(run_id=run_id, institution_ids=batch)
             if on_progress is not None:
                 on_progress(SettlementRun.objects.get(pk=run_id))

@@ -32,7 +32,10 @@ def test_run_settlement_prints_progress_and_summary(community, quality_provider)
     run = SettlementRun.objects.get()
     assert run.status == SettlementRun.Status.FINISHED
     lines = output.splitlines()
-    assert any("(2 of 2" in line for line in lines)
+    assert [line for line in lines if "institutions)" in line] == [
+        f"run {run.pk}: 50% (1 of 2 institutions)",
+        f"run {run.pk}: 99% (2 of 2 institutions)",
+    ]
     # Budgets 2590.00 + 305.00; spending 180.74 + 180.00; payable 2108.15 + 180.00.
     assert "2895.00" in lines[-1]
     assert "360.74" in lines[-1]

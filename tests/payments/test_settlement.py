@@ -104,7 +104,8 @@ def test_quality_assessment_copies_the_figures(community, quality_provider):
     assert (assessment.htr_numerator, assessment.htr_value) == (0, D("0.0000"))
     assert (assessment.gci_numerator, assessment.gci_value) == (1, D("0.5000"))
     assert assessment.score == D("80.00")
-    assert quality_provider.calls == [(2024, [community["a"].pk, community["c"].pk])]
+    # Asked once per step of the run, for the year and institutions of that step.
+    assert quality_provider.calls == [(2024, [community["a"].pk]), (2024, [community["c"].pk])]
     assert run.parameters["tiers"] == [
         {"min_score": "90.00", "retention_ratio": "1.00"},
         {"min_score": "80.00", "retention_ratio": "0.80"},
@@ -175,6 +176,22 @@ def test_per_capita_scheme_counts_contracts(community, quality_provider):
         fund_paid=D("35.00"),
         total_amount=D("50.00"),
     )
+    # The contract's first day is covered (both ends included).
+    ClaimLineFactory(
+        patient=p5,
+        service_date=dt.date(2024, 7, 1),
+        category="outpatient",
+        fund_paid=D("1.00"),
+        total_amount=D("1.00"),
+    )
+    # The day before is not.
+    ClaimLineFactory(
+        patient=p5,
+        service_date=dt.date(2024, 6, 30),
+        category="outpatient",
+        fund_paid=D("2.00"),
+        total_amount=D("2.00"),
+    )
     ClaimLineFactory(patient=p5, service_date=dt.date(2024, 8, 2), category="pharmacy")
     # A diabetes member is no per-capita member without a contract.
     ClaimLineFactory(patient=community["p"][0], service_date=dt.date(2024, 8, 3), category="exam")
@@ -193,10 +210,11 @@ def test_per_capita_scheme_counts_contracts(community, quality_provider):
     lines = _lines(run)
     assert sorted(lines) == ["NK001"]
     line = lines["NK001"]
-    # 120 × 184 / 366 = 60.3278… → 60.33; balance 25.33 × 0.80 = 20.264 → 20.26.
-    assert (line.enrolees, line.member_days, line.claim_lines) == (1, 184, 1)
-    assert (line.budget, line.spending, line.balance) == (D("60.33"), D("35.00"), D("25.33"))
-    assert (line.retained, line.fund_payable) == (D("20.26"), D("55.26"))
+    # 120 × 184 / 366 = 60.3278… → 60.33; spending 35.00 + 1.00; balance 24.33 × 0.80 =
+    # 19.464 → 19.46; payable 36.00 + 19.46.
+    assert (line.enrolees, line.member_days, line.claim_lines) == (1, 184, 2)
+    assert (line.budget, line.spending, line.balance) == (D("60.33"), D("36.00"), D("24.33"))
+    assert (line.retained, line.fund_payable) == (D("19.46"), D("55.46"))
 
 
 def test_overlapping_contracts_fail_the_run_and_name_the_resident(community):
