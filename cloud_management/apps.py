@@ -13,3 +13,4 @@ class CloudManagementConfig(AppConfig):
         from cloud_management.access import register_registry_rules
 
         register_registry_rules()
+        __import__("cloud_management.monitoring").monitoring.register_registry_metrics()

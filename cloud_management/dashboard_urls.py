@@ -1,5 +1,12 @@
+"""Operations monitoring at ``/dashboards/``: city → district → institution."""
+
 from django.urls import path
-from django.views.generic import TemplateView
+
+from cloud_management import views
 
 app_name = "dashboards"
-urlpatterns = [path("", TemplateView.as_view(template_name="base.html"), name="index")]
+urlpatterns = [
+    path("", views.dashboard_index, name="index"),
+    path("districts/<str:code>/", views.dashboard_district, name="district"),
+    path("institutions/<str:code>/", views.dashboard_institution, name="institution"),
+]
