@@ -2,6 +2,7 @@
 
 from payments.models.claims import ClaimLine
 from payments.models.quality import QualityAssessment
+from payments.models.reimbursement import ReimbursementRatio
 from payments.models.schemes import QualityTier, Scheme
 from payments.models.settlements import SettlementLine, SettlementRun
 
@@ -9,6 +10,7 @@ __all__ = [
     "ClaimLine",
     "QualityAssessment",
     "QualityTier",
+    "ReimbursementRatio",
     "Scheme",
     "SettlementLine",
     "SettlementRun",
