@@ -10,7 +10,11 @@ class CloudManagementConfig(AppConfig):
     verbose_name = _("Cloud management")
 
     def ready(self) -> None:
+        from cloud_management import monitoring
         from cloud_management.access import register_registry_rules
 
+        # Importing the module registers the registry's import kinds (CONTRACTS §1).
+        from cloud_management.imports import registry_kinds  # noqa: F401
+
         register_registry_rules()
-        __import__("cloud_management.monitoring").monitoring.register_registry_metrics()
+        monitoring.register_registry_metrics()
