@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 from django.db.models import Q
 from django.http import Http404
@@ -223,7 +224,7 @@ def get_visible_or_404(user: Any, queryset: models.QuerySet[ModelT], **lookup: A
     """One row the user may see, or 404 whether it exists or not (never revealing which)."""
     try:
         return visible_to(user, queryset).get(**lookup)
-    except (queryset.model.DoesNotExist, ValueError, TypeError):
+    except (ObjectDoesNotExist, ValueError, TypeError):
         raise Http404 from None
 
 
@@ -273,7 +274,9 @@ def _patients_of_institutions(institution_ids: frozenset[int]) -> Q:
             FamilyDoctorContract.objects.filter(institution_id__in=ids)
             .order_by()
             .values("patient_id"),
-            DiabetesEnrollment.objects.filter(institution_id__in=ids).order_by().values("patient_id"),
+            DiabetesEnrollment.objects.filter(institution_id__in=ids)
+            .order_by()
+            .values("patient_id"),
         )
     )
     return Q(pk__in=member_ids)
@@ -302,7 +305,9 @@ def register_registry_rules() -> None:
     )
     register_scope_rule(
         Institution,
-        ScopeRule(district="district_id", institution="pk", patient_filter=_institutions_of_patient),
+        ScopeRule(
+            district="district_id", institution="pk", patient_filter=_institutions_of_patient
+        ),
     )
     register_scope_rule(
         Patient,

@@ -122,8 +122,7 @@ class StaffRole(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=(
-                    Q(role="regulator", institution__isnull=True)
-                    & ~Q(agency="")
+                    Q(role="regulator", institution__isnull=True) & ~Q(agency="")
                     | (~Q(role="regulator") & Q(institution__isnull=False, district__isnull=True))
                 ),
                 name="staffrole_staff_has_institution_regulator_has_agency",
@@ -202,7 +201,11 @@ class Patient(models.Model):
             models.Index(fields=["district", "id"], name="patient_district_id"),
             models.Index(fields=["insurance_type", "id"], name="patient_insurance_id"),
             models.Index(fields=["sex", "id"], name="patient_sex_id"),
-            models.Index(fields=["name"], name="patient_name"),
+            # varchar_pattern_ops serves the admin's name-prefix search (LIKE 'x%') on
+            # PostgreSQL under any collation, as well as equality; other databases ignore it.
+            models.Index(
+                fields=["name"], name="patient_name_prefix", opclasses=["varchar_pattern_ops"]
+            ),
             models.Index(fields=["phone"], name="patient_phone"),
         ]
 
@@ -283,7 +286,6 @@ class DiabetesEnrollmentQuerySet(models.QuerySet["DiabetesEnrollment"]):
         if end is not None:
             qs = qs.filter(enrolled_on__lte=end)
         return qs
-
 
 
 class DiabetesEnrollment(models.Model):

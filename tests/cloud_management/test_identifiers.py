@@ -44,6 +44,8 @@ def test_mask_keeps_division_code_and_last_two_characters():
 
 
 def test_log_lines_never_carry_a_whole_resident_id():
-    record = logging.LogRecord("x", logging.INFO, "f", 1, "bad row for %s", ("11010519491231002X",), None)
+    record = logging.LogRecord(
+        "x", logging.INFO, "f", 1, "bad row for %s", ("11010519491231002X",), None
+    )
     ResidentIdMaskingFilter().filter(record)
     assert record.getMessage() == "bad row for 110105**********2X"
