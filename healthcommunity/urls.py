@@ -12,9 +12,11 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/auth/token/", obtain_auth_token, name="api-token"),
     path("api/v1/registry/", include("cloud_management.api.urls")),
+    path("api/v1/payments/", include("payments.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("dashboards/settlements/", include("payments.urls")),
     path("dashboards/", include("cloud_management.dashboard_urls")),
     path("", include("cloud_management.urls")),
 ]

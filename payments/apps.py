@@ -8,3 +8,25 @@ class PaymentsConfig(AppConfig):
 
     name = "payments"
     verbose_name = _("Payments")
+
+    def ready(self) -> None:
+        register_scope_rules()
+
+
+def register_scope_rules() -> None:
+    """How the payments rows are scoped (cloud_management.access): an institution's lines are its
+    staff's and its district regulator's. Claim lines belong to the institution where the service
+    was given, and to the resident they charge. Settlement and quality figures are not shown to
+    patients. Idempotent: the rules are plain paths, equal when ``ready()`` runs twice."""
+    from cloud_management.access import ScopeRule, register_scope_rule
+    from payments.models import ClaimLine, QualityAssessment, SettlementLine
+
+    by_institution = ScopeRule(district="institution__district_id", institution="institution_id")
+    register_scope_rule(SettlementLine, by_institution)
+    register_scope_rule(QualityAssessment, by_institution)
+    register_scope_rule(
+        ClaimLine,
+        ScopeRule(
+            district="institution__district_id", institution="institution_id", patient="patient_id"
+        ),
+    )

@@ -17,13 +17,14 @@ from celery import shared_task
 from django.db import IntegrityError, OperationalError, transaction
 from django.utils.translation import gettext as _
 
-from payments.models import SettlementRun
+from payments.models import Scheme, SettlementRun
 from payments.services.settlement import (
     EXPECTED_ERRORS,
     begin_settlement_run,
     fail_settlement_run,
     finish_settlement_run,
     pending_institutions,
+    request_settlement_run,
     settle_institutions,
 )
 
@@ -101,3 +102,14 @@ def settle_institution_task(run_id: int, institution_id: int) -> None:
     except Exception as exc:
         _fail_on_defect(run_id, exc)
         raise
+
+
+def start_settlement_run(*, scheme: Scheme, period: str) -> tuple[SettlementRun, bool]:
+    """Request a run for the scheme and period and, when it is new, send it to the workers once
+    the caller's transaction commits (in this process when no broker is configured). A run
+    already under way is returned as it is, not sent again: two requests give one run. Returns
+    the run and whether it was created; a bad period is a ValidationError naming ``period``."""
+    run, created = request_settlement_run(scheme=scheme, period=period)
+    if created:
+        transaction.on_commit(partial(run_settlement_task.delay, run.pk))
+    return run, created

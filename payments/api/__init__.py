@@ -1,0 +1,1 @@
+"""The payments API, mounted at /api/v1/payments/ (CONTRACTS §3)."""
