@@ -1,1 +1,4 @@
-"""Diabetes follow-ups, measurements, worklists and quality indicators (ISSUE 4). models; the app's tables arrive with its issue."""
+"""Diabetes follow-ups, measurements, worklists and quality indicators (issue 4).
+
+The app's tables arrive with its issue.
+"""

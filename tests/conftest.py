@@ -23,8 +23,10 @@ def _block_internet(monkeypatch: pytest.MonkeyPatch) -> None:
 
     def guarded_connect(self: socket.socket, address: object) -> object:
         host = address[0] if isinstance(address, tuple) else address
-        if isinstance(host, str) and host not in {"127.0.0.1", "localhost", "::1"} and not (
-            host.startswith("/")
+        if (
+            isinstance(host, str)
+            and host not in {"127.0.0.1", "localhost", "::1"}
+            and not (host.startswith("/"))
         ):
             raise RuntimeError(f"network access blocked in tests: {address!r}")
         return real_connect(self, address)
@@ -34,14 +36,16 @@ def _block_internet(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def home_institution(db):
-    return InstitutionFactory(code="NK001", name="南开区长江道社区卫生服务中心",
-                              district=district("120104"))
+    return InstitutionFactory(
+        code="NK001", name="南开区长江道社区卫生服务中心", district=district("120104")
+    )
 
 
 @pytest.fixture
 def other_institution(db):
-    return InstitutionFactory(code="HP001", name="和平区劝业场社区卫生服务中心",
-                              district=district("120101"))
+    return InstitutionFactory(
+        code="HP001", name="和平区劝业场社区卫生服务中心", district=district("120101")
+    )
 
 
 def _client_for(user) -> APIClient:
