@@ -7,3 +7,8 @@ class CloudExamsConfig(AppConfig):
 
     name = "cloud_exams"
     verbose_name = _("Cloud exams")
+
+    def ready(self) -> None:
+        from cloud_exams.scoping import register_scope_rules
+
+        register_scope_rules()

@@ -1,0 +1,64 @@
+"""How cloud_exams rows are scoped (cloud_management.access), registered from ``ready()``.
+
+An order and everything under it belongs to the institution that ordered it and to the one
+whose lab performs it, to the ordering institution's district for regulators, and to the
+patient. Results are further held back until verified: every read of results outside the lab
+goes through :func:`cloud_exams.selectors.results_visible_to`, which applies these rules to
+verified results only. Critical-value alerts belong to the ordering institution.
+
+The staff filters are module-level functions, so the rules compare equal when ``ready()`` runs
+twice and registration stays idempotent.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Q
+
+
+def _order_of_institutions(institution_ids: frozenset[int]) -> Q:
+    ids = sorted(institution_ids)
+    return Q(ordering_institution_id__in=ids) | Q(performing_institution_id__in=ids)
+
+
+def _via_order_of_institutions(institution_ids: frozenset[int]) -> Q:
+    ids = sorted(institution_ids)
+    return Q(order__ordering_institution_id__in=ids) | Q(order__performing_institution_id__in=ids)
+
+
+def register_scope_rules() -> None:
+    from cloud_exams.models import (
+        CriticalValueAlert,
+        ExamOrder,
+        ExamOrderItem,
+        ExamResult,
+        Specimen,
+    )
+    from cloud_management.access import ScopeRule, register_scope_rule
+
+    register_scope_rule(
+        ExamOrder,
+        ScopeRule(
+            district="ordering_institution__district_id",
+            staff_filter=_order_of_institutions,
+            patient="patient_id",
+        ),
+    )
+    under_order = ScopeRule(
+        district="order__ordering_institution__district_id",
+        staff_filter=_via_order_of_institutions,
+        patient="order__patient_id",
+    )
+    register_scope_rule(ExamOrderItem, under_order)
+    register_scope_rule(Specimen, under_order)
+    register_scope_rule(
+        ExamResult,
+        ScopeRule(
+            district="ordering_institution__district_id",
+            staff_filter=_order_of_institutions,
+            patient="patient_id",
+        ),
+    )
+    register_scope_rule(
+        CriticalValueAlert,
+        ScopeRule(district="institution__district_id", institution="institution_id"),
+    )
