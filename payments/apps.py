@@ -10,7 +10,13 @@ class PaymentsConfig(AppConfig):
     verbose_name = _("Payments")
 
     def ready(self) -> None:
+        from cloud_management.imports.registry import register_import_kind
+        from payments.import_kinds import ClaimKind, SchemeKind
+
         register_scope_rules()
+        # CONTRACTS §1 ``schemes`` and ``claims`` for import_records; idempotent.
+        register_import_kind(SchemeKind)
+        register_import_kind(ClaimKind)
 
 
 def register_scope_rules() -> None:

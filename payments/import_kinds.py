@@ -1,0 +1,337 @@
+"""The payments import kinds of CONTRACTS §1: ``schemes`` and ``claims``.
+
+``PaymentsConfig.ready()`` registers them with ``import_records`` (cloud_management's import
+registry; payments may import cloud_management, never the reverse). Both go through the
+registry's service: every row validated first, bad rows reported ``row N: field: reason``,
+all-or-nothing unless ``--partial``, and written by the PostgreSQL COPY path or the portable
+ORM path with the same result.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from django.db import models
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.utils import timezone
+from django.utils.translation import gettext
+
+from cloud_management.imports.registry import ImportKind, Record, columns_of
+from cloud_management.imports.registry_kinds import institution_ids, max_length, patient_ids
+from cloud_management.imports.rows import Row
+from payments.formulas import DEFAULT_RETENTION_TIERS
+from payments.models import ClaimLine, QualityTier, Scheme
+from payments.models.schemes import LIST_SEPARATOR, split_list
+
+# ICD-10 with the national clinical extension (GB/T 14396): E11, E11.9, E11.900x001.
+_ICD10 = re.compile(r"[A-Z][0-9]{2}(?:\.[0-9A-Za-z]{1,7})?")
+# A prefix of such a code: E1, E11, E11.9 (Scheme.clean holds the same rule).
+_ICD10_PREFIX = re.compile(r"[A-Z][0-9A-Za-z.]*")
+# The scheme years Scheme's check constraint accepts.
+_FIRST_YEAR, _LAST_YEAR = 2000, 2100
+
+
+def _decimal_field(model: type[models.Model], name: str) -> tuple[int, int]:
+    field = model._meta.get_field(name)
+    if not isinstance(field, models.DecimalField):
+        raise TypeError(f"{model.__name__}.{name} is not a DecimalField")
+    return field.max_digits or 0, field.decimal_places or 0
+
+
+class SchemeKind(ImportKind):
+    """Payment schemes (CONTRACTS §1 ``schemes``), keyed by ``code``.
+
+    A scheme the file creates gets the default retention tiers of CONTRACTS §4 (the file has
+    no tier columns); re-importing a scheme updates its fields and keeps the tiers an operator
+    has set in the admin.
+    """
+
+    name = "schemes"
+    columns = columns_of(
+        "code", "name", "kind", "year", "annual_rate", "diagnosis_prefixes?", "categories"
+    )
+    model = Scheme
+    fields = (
+        "code",
+        "name",
+        "kind",
+        "year",
+        "annual_rate",
+        "diagnosis_prefixes",
+        "categories",
+        "updated_at",
+    )
+    natural_key = ("code",)
+    key_columns = ("code",)
+
+    def prepare(self, rows: Sequence[Row]) -> None:
+        now = timezone.now()
+        self.now = now
+        # Per import, not per class: the timestamp of this import.
+        self.insert_only = {"created_at": now}
+        self.existing_codes = set(Scheme.objects.values_list("code", flat=True))
+        self.kinds = Scheme.Kind.values
+        self.categories = ClaimLine.Category.values
+        self.lengths = {
+            name: max_length(Scheme, name)
+            for name in ("code", "name", "diagnosis_prefixes", "categories")
+        }
+        self.rate_digits = _decimal_field(Scheme, "annual_rate")
+
+    def parse_row(self, row: Row) -> dict[str, Any]:
+        max_digits, places = self.rate_digits
+        return {
+            "code": row.code("code", max_length=self.lengths["code"]),
+            "name": row.text("name", max_length=self.lengths["name"]),
+            "kind": row.choice("kind", self.kinds),
+            "year": row.integer("year", minimum=_FIRST_YEAR, maximum=_LAST_YEAR),
+            "annual_rate": row.decimal("annual_rate", max_digits=max_digits, decimal_places=places),
+            "diagnosis_prefixes": self._prefixes(row),
+            "categories": self._categories(row),
+            "updated_at": self.now,
+        }
+
+    def _prefixes(self, row: Row) -> str:
+        text = row.text(
+            "diagnosis_prefixes", max_length=self.lengths["diagnosis_prefixes"], required=False
+        )
+        prefixes = split_list(text)
+        bad = [p for p in prefixes if not _ICD10_PREFIX.fullmatch(p)]
+        if bad:
+            row.error(
+                "diagnosis_prefixes",
+                gettext("not an ICD-10 prefix: %(prefixes)s") % {"prefixes": ", ".join(bad)},
+            )
+            return ""
+        # Stored as Scheme.clean stores them: without blanks or repeats.
+        return LIST_SEPARATOR.join(dict.fromkeys(prefixes))
+
+    def _categories(self, row: Row) -> str:
+        text = row.text("categories", max_length=self.lengths["categories"])
+        if row.has_error("categories"):
+            return ""
+        categories = split_list(text)
+        unknown = [c for c in categories if c not in self.categories]
+        if not categories or unknown:
+            row.error(
+                "categories",
+                gettext("must be %(separator)s-separated categories out of: %(choices)s")
+                % {"separator": LIST_SEPARATOR, "choices": ", ".join(self.categories)},
+            )
+            return ""
+        return LIST_SEPARATOR.join(dict.fromkeys(categories))
+
+    def _add_default_tiers(self, records: Sequence[Record]) -> None:
+        """The schemes this import created get the default tiers of CONTRACTS §4."""
+        new_codes = [
+            r.values["code"] for r in records if r.values["code"] not in self.existing_codes
+        ]
+        if not new_codes:
+            return
+        QualityTier.objects.bulk_create(
+            QualityTier(
+                scheme_id=scheme_id, min_score=t.min_score, retention_ratio=t.retention_ratio
+            )
+            for scheme_id in Scheme.objects.filter(code__in=new_codes)
+            .order_by("code")
+            .values_list("id", flat=True)
+            for t in DEFAULT_RETENTION_TIERS
+        )
+        self.existing_codes.update(new_codes)
+
+    def write_portable(self, records: Sequence[Record]) -> None:
+        super().write_portable(records)
+        self._add_default_tiers(records)
+
+    def write_fast(self, records: Sequence[Record], connection: BaseDatabaseWrapper) -> None:
+        super().write_fast(records, connection)
+        self._add_default_tiers(records)
+
+
+def source_of_claim_id(claim_id: str, sources: frozenset[str]) -> tuple[str, str]:
+    """The ``(source, source_ref)`` a new line with ``claim_id`` is recorded under.
+
+    ``post_claim_line`` names a cloud's line ``"<source>:<source_ref>"``; a file line with such
+    an ID is that cloud charge, so the cloud posting it later finds it (and vice versa). Any
+    other ID is the insurance system's own, referenced by itself.
+    """
+    source, separator, reference = claim_id.partition(":")
+    if separator and reference and source in sources:
+        return source, reference
+    return ClaimLine.Source.INSURANCE, claim_id
+
+
+class ClaimKind(ImportKind):
+    """Medical-insurance settlement lines (CONTRACTS §1 ``claims``), keyed by ``claim_id``.
+
+    ``0 ≤ fund_paid ≤ total_amount`` (the database holds it too). A line keeps the source it was
+    first recorded under: a re-import updates the charge, never where it came from.
+    """
+
+    name = "claims"
+    columns = columns_of(
+        "claim_id",
+        "resident_id",
+        "institution_code",
+        "service_date",
+        "category",
+        "diagnosis_code",
+        "total_amount",
+        "fund_paid",
+    )
+    model = ClaimLine
+    fields = (
+        "claim_id",
+        "patient_id",
+        "institution_id",
+        "service_date",
+        "category",
+        "diagnosis_code",
+        "total_amount",
+        "fund_paid",
+        "source",
+        "source_ref",
+        "updated_at",
+    )
+    natural_key = ("claim_id",)
+    key_columns = ("claim_id",)
+    # Written for a new line only (see update_fields).
+    _ORIGIN: ClassVar[tuple[str, ...]] = ("source", "source_ref")
+
+    @property
+    def update_fields(self) -> tuple[str, ...]:
+        return tuple(f for f in super().update_fields if f not in self._ORIGIN)
+
+    def prepare(self, rows: Sequence[Row]) -> None:
+        now = timezone.now()
+        self.now = now
+        self.insert_only = {"created_at": now}
+        self.patients = patient_ids(rows)
+        self.institutions = institution_ids()
+        self.categories = ClaimLine.Category.values
+        self.sources = frozenset(ClaimLine.Source.values)
+        self.claim_id_length = max_length(ClaimLine, "claim_id")
+        self.source_ref_length = max_length(ClaimLine, "source_ref")
+        self.diagnosis_length = max_length(ClaimLine, "diagnosis_code")
+        self.amount_digits = _decimal_field(ClaimLine, "total_amount")
+        self.reasons = {
+            "resident": gettext("no resident is registered with this ID"),
+            "institution": gettext("no institution has this code"),
+            "diagnosis": gettext("must be an ICD-10 code such as E11.9"),
+            "over_total": gettext("must not be more than total_amount"),
+        }
+
+    def parse_row(self, row: Row) -> dict[str, Any]:
+        max_digits, places = self.amount_digits
+        claim_id = row.code("claim_id", max_length=self.claim_id_length)
+        source, source_ref = source_of_claim_id(claim_id, self.sources)
+        resident_id = row.resident_id()
+        patient_id = None
+        if resident_id is not None:
+            patient_id = self.patients.get(resident_id)
+            if patient_id is None:
+                row.error("resident_id", self.reasons["resident"])
+        diagnosis_code = row.text("diagnosis_code", max_length=self.diagnosis_length)
+        if diagnosis_code and not _ICD10.fullmatch(diagnosis_code):
+            row.error("diagnosis_code", self.reasons["diagnosis"])
+        total_amount = row.decimal("total_amount", max_digits=max_digits, decimal_places=places)
+        fund_paid = row.decimal("fund_paid", max_digits=max_digits, decimal_places=places)
+        if total_amount is not None and fund_paid is not None and fund_paid > total_amount:
+            row.error("fund_paid", self.reasons["over_total"])
+        return {
+            "claim_id": claim_id,
+            "patient_id": patient_id,
+            "institution_id": row.lookup(
+                "institution_code", self.institutions, reason=self.reasons["institution"]
+            ),
+            "service_date": row.date("service_date"),
+            "category": row.choice("category", self.categories),
+            "diagnosis_code": diagnosis_code,
+            "total_amount": total_amount,
+            "fund_paid": fund_paid,
+            "source": source,
+            "source_ref": source_ref,
+            "updated_at": self.now,
+        }
+
+    def check_records(self, records: Sequence[Record]) -> None:
+        """Two claim IDs must not name one charge: ``X`` and ``insurance:X`` are both the
+        insurance system's charge ``X`` (the ledger holds ``(source, source_ref)`` unique)."""
+        # The ledger first: a row that clashes with it does not make a later row a repeat.
+        self._check_recorded_origins(records)
+        first_row: dict[tuple[str, str], Record] = {}
+        for record in records:
+            if record.row.errors:
+                continue
+            values = record.values
+            origin = (values["source"], values["source_ref"])
+            first = first_row.setdefault(origin, record)
+            if first is not record:
+                record.row.error(
+                    "claim_id",
+                    gettext("names the same charge as row %(row)d") % {"row": first.row.number},
+                )
+
+    def _check_recorded_origins(self, records: Sequence[Record]) -> None:
+        """A new line's ``(source, source_ref)`` must not belong to another recorded line.
+
+        The two writers that name lines (``post_claim_line`` and this kind) derive the origin
+        from the ID, so another line can hold a row's origin only when one ID is the long form
+        ``insurance:X`` of the other. Lines with a long-form ID are rare (the insurance system
+        does not post through the clouds' service), so they are read whole; a file's long-form
+        rows look up their short forms."""
+        insurance = ClaimLine.Source.INSURANCE
+        prefix = f"{insurance}:"
+        # The other ID under which each insurance row's charge could be recorded.
+        alternatives: dict[str, Record] = {}
+        long_form_rows: list[str] = []
+        for record in records:
+            values = record.values
+            if values["source"] != insurance:
+                continue
+            claim_id = values["claim_id"]
+            if claim_id == values["source_ref"]:
+                alternatives[prefix + claim_id] = record
+            else:
+                alternatives[values["source_ref"]] = record
+                long_form_rows.append(values["source_ref"])
+        origins = {
+            claim_id: (source, source_ref)
+            for claim_id, source, source_ref in ClaimLine.objects.filter(
+                claim_id__startswith=prefix
+            ).values_list("claim_id", "source", "source_ref")
+        }
+        for chunk in _chunks(long_form_rows):
+            origins.update(
+                (claim_id, (source, source_ref))
+                for claim_id, source, source_ref in ClaimLine.objects.filter(
+                    claim_id__in=chunk
+                ).values_list("claim_id", "source", "source_ref")
+            )
+        clashes = {
+            other_id: record
+            for other_id, record in alternatives.items()
+            if origins.get(other_id) == (insurance, record.values["source_ref"])
+        }
+        if not clashes:
+            return
+        # A row whose own ID is recorded updates that line and keeps its origin: no clash.
+        own_ids = [record.values["claim_id"] for record in clashes.values()]
+        updating = set(
+            ClaimLine.objects.filter(claim_id__in=own_ids).values_list("claim_id", flat=True)
+        )
+        for other_id, record in sorted(clashes.items(), key=lambda item: item[1].row.number):
+            if record.values["claim_id"] in updating:
+                continue
+            record.row.error(
+                "claim_id",
+                gettext("names the charge already recorded as claim %(claim_id)s")
+                % {"claim_id": other_id},
+            )
+
+
+def _chunks(values: Sequence[str], size: int = 900) -> list[Sequence[str]]:
+    # 900: under SQLite's 999 parameters a statement.
+    return [values[start : start + size] for start in range(0, len(values), size)]
