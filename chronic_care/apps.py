@@ -7,3 +7,15 @@ class ChronicCareConfig(AppConfig):
 
     name = "chronic_care"
     verbose_name = _("Chronic care")
+
+    def ready(self) -> None:
+        """Registrations with the lower apps' registries; no queries, safe to run twice."""
+        from chronic_care.access import register_scope_rules
+        from chronic_care.imports import FollowUpKind
+        from chronic_care.indicators import diabetes_quality_figures
+        from cloud_management.imports.registry import register_import_kind
+        from payments.registry import register_quality_provider
+
+        register_scope_rules()
+        register_import_kind(FollowUpKind)
+        register_quality_provider(diabetes_quality_figures)
