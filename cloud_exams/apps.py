@@ -9,6 +9,9 @@ class CloudExamsConfig(AppConfig):
     verbose_name = _("Cloud exams")
 
     def ready(self) -> None:
+        from cloud_exams.imports import LabResultKind
         from cloud_exams.scoping import register_scope_rules
+        from cloud_management.imports.registry import register_import_kind
 
         register_scope_rules()
+        register_import_kind(LabResultKind)
