@@ -433,10 +433,11 @@ def verify_result(*, user: Any, result: ExamResult) -> ExamResult:
         )
     now = timezone.now()
     released = [result]
-    if result.order_item_id is not None and result.item.code == CREATININE_CODE:
+    order_item = result.order_item
+    if order_item is not None and result.item.code == CREATININE_CODE:
         released += list(
             ExamResult.objects.select_for_update().filter(
-                order_item__order_id=result.order_item.order_id,
+                order_item__order_id=order_item.order_id,
                 item__code=EGFR_CODE,
                 verified_at__isnull=True,
             )
