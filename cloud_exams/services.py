@@ -174,7 +174,9 @@ def order_exams(
 
 
 def _locked_specimen(specimen: Specimen) -> Specimen:
-    return Specimen.objects.select_for_update().select_related("order").get(pk=specimen.pk)
+    return (
+        Specimen.objects.select_for_update(of=("self",)).select_related("order").get(pk=specimen.pk)
+    )
 
 
 @transaction.atomic
@@ -309,7 +311,7 @@ def enter_result(
     also gives the order's eGFR (CKD-EPI 2021) for adults.
     """
     order_item = (
-        ExamOrderItem.objects.select_for_update()
+        ExamOrderItem.objects.select_for_update(of=("self",))
         .select_related("order__patient", "order__performing_institution", "item", "specimen")
         .get(pk=order_item.pk)
     )
