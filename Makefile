@@ -62,7 +62,7 @@ format: $(STAMP) ## Format the code and apply ruff's safe fixes
 	$(BIN)/ruff check --fix .
 
 messages: $(STAMP) ## Update locale/zh_Hans and compile it (needs GNU gettext)
-	$(MANAGE) makemessages -l zh_Hans --ignore=.venv --ignore=bench --ignore=tests
+	$(MANAGE) makemessages -l zh_Hans --ignore=.venv --ignore=bench --ignore=tests --ignore=docs
 	$(MANAGE) compilemessages -l zh_Hans --ignore=.venv
 
 worker: $(STAMP) ## Run a Celery worker (needs REDIS_URL; without it tasks run in-process anyway)
