@@ -158,9 +158,14 @@ def _year_window(year: int, through: dt.date | None) -> tuple[dt.date, dt.date]:
 
 
 def _member_statement(
-    *, year: int, through: dt.date | None, institution_ids: Collection[int] | None
+    *,
+    year: int,
+    through: dt.date | None,
+    institution_ids: Collection[int] | None,
+    min_days: int = MANAGED_POPULATION_MIN_DAYS,
 ) -> tuple[str, list[Any]]:
-    """One row per (institution, managed resident): the SQL and its parameters."""
+    """One row per (institution, resident with at least ``min_days`` covered days): the SQL
+    and its parameters."""
     first, last = _year_window(year, through)
     enrolment_table = connection.ops.quote_name(DiabetesEnrollment._meta.db_table)
     follow_up_table = connection.ops.quote_name(FollowUp._meta.db_table)
@@ -200,7 +205,7 @@ members AS (
     SELECT inst, patient, SUM({days} + 1) AS covered, MIN(started) AS first_started
     FROM spans
     GROUP BY inst, patient
-    HAVING SUM({days} + 1) >= {int(MANAGED_POPULATION_MIN_DAYS)}
+    HAVING SUM({days} + 1) >= {int(min_days)}
 ),
 member_spans AS (
     SELECT sp.inst, sp.patient, sp.started, sp.baseline, sp.s, sp.e
@@ -278,11 +283,18 @@ def _to_decimal(value: Any) -> Decimal | None:
 
 
 def member_indicators(
-    *, year: int, institution_ids: Collection[int] | None, through: dt.date | None = None
+    *,
+    year: int,
+    institution_ids: Collection[int] | None,
+    through: dt.date | None = None,
+    min_days: int = MANAGED_POPULATION_MIN_DAYS,
 ) -> list[MemberIndicators]:
     """The managed population of the institutions (None: all) in the year, one row per
-    institution and resident, ordered by institution and patient id. One query."""
-    sql, params = _member_statement(year=year, through=through, institution_ids=institution_ids)
+    institution and resident, ordered by institution and patient id. One query. The worklists
+    pass ``min_days=1`` to see every enrolee, managed or not yet."""
+    sql, params = _member_statement(
+        year=year, through=through, institution_ids=institution_ids, min_days=min_days
+    )
     required = _required_sql(year)
     sql = f"SELECT d.*, {required} AS required FROM ({sql}) d ORDER BY d.inst, d.patient"
     with connection.cursor() as cursor:

@@ -17,6 +17,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("dashboards/settlements/", include("payments.urls")),
+    path("dashboards/quality/", include("chronic_care.quality_urls")),
+    path("care/", include("chronic_care.urls")),
     path("dashboards/", include("cloud_management.dashboard_urls")),
     path("", include("cloud_management.urls")),
 ]

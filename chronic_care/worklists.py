@@ -1,0 +1,201 @@
+"""Health managers' worklists for one institution, on one day: three queries however many
+enrolees the institution has.
+
+The lists, over the residents whose enrolment at the institution runs on the day:
+
+- **follow-up overdue**, by CONTRACTS §5 pro-rated to the day. §5 asks for
+  ceil(4 × covered_days / days_in_year) counting follow-ups (face to face, with a fasting
+  glucose, on distinct covered days) over a year. Applied to the year so far, each full quarter
+  of a year's days (days_in_year / 4 covered days) owes one: a resident is overdue when their
+  counting follow-ups this year are fewer than floor(4 × covered_days_so_far / days_in_year).
+  The ceiling of §5 would make every enrolee overdue on the first day of each year and of each
+  enrolment; the floor only asks for a follow-up once its quarter has passed. At the year's end
+  the two agree except for a partial last quarter, which the "due this week" list announces.
+- **due this week**: not overdue, but a quarter closes within the next seven days without
+  enough follow-ups, or the latest follow-up set its next date in those seven days (today
+  included).
+- **uncontrolled**: the latest fasting glucose of the past year (follow-ups and verified lab
+  results together; the latest date wins, on one date the highest value) is 7.0 mmol/L or more.
+- **no HbA1c this year**: no HbA1c value (follow-up or lab) on a covered day this year.
+- **recheck due**: the latest fasting glucose is 7.0 or more and was taken in the past 14
+  days: a recheck is due within two weeks of it, by ``recheck_due``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+
+from django.db.models import OuterRef, Subquery
+from django.utils.translation import gettext_lazy as _
+
+from chronic_care.indicators import member_indicators
+from chronic_care.models import FollowUp
+from chronic_care.selectors import Kind, measurements
+from cloud_management.models import DiabetesEnrollment, Institution, Patient
+from payments.formulas import FBG_CONTROLLED_BELOW, FOLLOW_UPS_PER_YEAR, days_in_year
+
+RECHECK_WITHIN_DAYS = 14
+DUE_SOON_DAYS = 7
+# How far back the latest fasting glucose is looked for.
+LATEST_FBG_LOOKBACK_DAYS = 366
+
+
+class Worklist(StrEnum):
+    OVERDUE = "overdue"
+    DUE_THIS_WEEK = "due"
+    UNCONTROLLED = "uncontrolled"
+    NO_HBA1C = "no_hba1c"
+    RECHECK = "recheck"
+
+    @property
+    def label(self) -> str:
+        return str(WORKLIST_LABELS[self])
+
+
+WORKLIST_LABELS = {
+    Worklist.OVERDUE: _("Follow-up overdue"),
+    Worklist.DUE_THIS_WEEK: _("Follow-up due this week"),
+    Worklist.UNCONTROLLED: _("Glucose uncontrolled"),
+    Worklist.NO_HBA1C: _("No HbA1c this year"),
+    Worklist.RECHECK: _("Recheck due after an uncontrolled result"),
+}
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One enrolee on the worklists, with what put them there."""
+
+    enrolment: DiabetesEnrollment
+    covered_days: int
+    counted_follow_ups: int
+    owed_follow_ups: int
+    last_follow_up_on: dt.date | None
+    next_date: dt.date | None
+    latest_fbg: Decimal | None
+    latest_fbg_on: dt.date | None
+    latest_hba1c_on: dt.date | None
+    lists: frozenset[Worklist]
+
+    @property
+    def patient(self) -> Patient:
+        return self.enrolment.patient
+
+    @property
+    def recheck_due(self) -> dt.date | None:
+        if Worklist.RECHECK not in self.lists or self.latest_fbg_on is None:
+            return None
+        return self.latest_fbg_on + dt.timedelta(days=RECHECK_WITHIN_DAYS)
+
+
+@dataclass
+class Worklists:
+    institution: Institution
+    today: dt.date
+    entries: list[Entry] = field(default_factory=list)
+
+    def of(self, worklist: Worklist) -> list[Entry]:
+        chosen = [entry for entry in self.entries if worklist in entry.lists]
+        if worklist == Worklist.RECHECK:
+            chosen.sort(key=lambda entry: (entry.recheck_due or dt.date.max, entry.patient.pk))
+        return chosen
+
+    def counts(self) -> dict[Worklist, int]:
+        return {worklist: len(self.of(worklist)) for worklist in Worklist}
+
+
+def owed_follow_ups(covered_days: int, year_days: int) -> int:
+    """Counting follow-ups owed after ``covered_days`` covered days of a year: one for each
+    full quarter of the year's days (the module docstring)."""
+    return math.floor(FOLLOW_UPS_PER_YEAR * covered_days / year_days)
+
+
+def _latest_fbg_by_patient(
+    enrolments: Sequence[DiabetesEnrollment], today: dt.date
+) -> dict[int, tuple[dt.date, Decimal]]:
+    """The latest fasting glucose (date, value) of each resident: one query."""
+    patient_ids = [enrolment.patient_id for enrolment in enrolments]
+    if not patient_ids:
+        return {}
+    rows = measurements(
+        kinds=[Kind.FBG],
+        patients=patient_ids,
+        date_from=today - dt.timedelta(days=LATEST_FBG_LOOKBACK_DAYS),
+        date_to=today,
+    ).order_by("subject", "-measured_on", "-reading")
+    latest: dict[int, tuple[dt.date, Decimal]] = {}
+    for row in rows:
+        if row["subject"] not in latest:
+            value = Decimal(row["reading"]).quantize(Decimal("0.01")).normalize()
+            latest[row["subject"]] = (row["measured_on"], value)
+    return latest
+
+
+def worklists_for_institution(*, institution: Institution, today: dt.date) -> Worklists:
+    """The worklists of ``institution`` on ``today`` (three queries)."""
+    latest_follow_up = FollowUp.objects.filter(
+        patient_id=OuterRef("patient_id"), date__lte=today
+    ).order_by("-date")
+    enrolments = list(
+        DiabetesEnrollment.objects.filter(institution=institution, enrolled_on__lte=today)
+        .exclude(ended_on__lt=today)
+        .select_related("patient", "health_manager")
+        .annotate(
+            last_follow_up_on=Subquery(latest_follow_up.values("date")[:1]),
+            planned_next_date=Subquery(latest_follow_up.values("next_date")[:1]),
+        )
+        .order_by("patient__name", "patient_id")
+    )
+    members = {
+        row.patient_id: row
+        for row in member_indicators(
+            year=today.year, institution_ids=[institution.pk], through=today, min_days=1
+        )
+    }
+    latest_fbg = _latest_fbg_by_patient(enrolments, today)
+    year_days = days_in_year(today.year)
+    year_end = dt.date(today.year, 12, 31)
+    week_end = min(today + dt.timedelta(days=DUE_SOON_DAYS - 1), year_end)
+    result = Worklists(institution=institution, today=today)
+    for enrolment in enrolments:
+        member = members.get(enrolment.patient_id)
+        covered = member.covered_days if member else 0
+        counted = member.counted_follow_ups if member else 0
+        hba1c_on = member.latest_hba1c_on if member else None
+        owed = owed_follow_ups(covered, year_days)
+        last_day = week_end if enrolment.ended_on is None else min(week_end, enrolment.ended_on)
+        covered_by_week_end = covered + max(0, (last_day - today).days)
+        next_date = getattr(enrolment, "planned_next_date", None)
+        fbg_on, fbg = latest_fbg.get(enrolment.patient_id, (None, None))
+        lists: set[Worklist] = set()
+        if counted < owed:
+            lists.add(Worklist.OVERDUE)
+        elif counted < owed_follow_ups(covered_by_week_end, year_days) or (
+            next_date is not None and today <= next_date <= week_end
+        ):
+            lists.add(Worklist.DUE_THIS_WEEK)
+        if fbg is not None and fbg >= FBG_CONTROLLED_BELOW:
+            lists.add(Worklist.UNCONTROLLED)
+            if fbg_on is not None and (today - fbg_on).days <= RECHECK_WITHIN_DAYS:
+                lists.add(Worklist.RECHECK)
+        if hba1c_on is None:
+            lists.add(Worklist.NO_HBA1C)
+        result.entries.append(
+            Entry(
+                enrolment=enrolment,
+                covered_days=covered,
+                counted_follow_ups=counted,
+                owed_follow_ups=owed,
+                last_follow_up_on=getattr(enrolment, "last_follow_up_on", None),
+                next_date=next_date,
+                latest_fbg=fbg,
+                latest_fbg_on=fbg_on,
+                latest_hba1c_on=hba1c_on,
+                lists=frozenset(lists),
+            )
+        )
+    return result
