@@ -10,8 +10,11 @@ lost is resumed by sending the parent again (``run_settlement --resume``).
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+from dataclasses import asdict
 from functools import partial
+from typing import Any
 
 from celery import shared_task
 from django.db import IntegrityError, OperationalError, transaction
@@ -113,3 +116,31 @@ def start_settlement_run(*, scheme: Scheme, period: str) -> tuple[SettlementRun,
     if created:
         transaction.on_commit(partial(run_settlement_task.delay, run.pk))
     return run, created
+
+
+@shared_task(
+    name="payments.tasks.run_scheduled_settlements_task",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=TRANSIENT_ERRORS,
+    retry_backoff=True,
+    max_retries=5,
+)
+def run_scheduled_settlements_task(period: str, today: str | None = None) -> list[dict[str, Any]]:
+    """The beat schedules' entry point (``payments.schedules``): settle every scheme for the
+    ``period`` before the day it runs, ``"month"`` or ``"year"``; ``today`` (ISO) fixes that
+    day. Idempotent: a scheme and period with a run under way or finished gets no other."""
+    # Imported here: payments.schedules starts runs through this module.
+    from payments.schedules import start_scheduled_settlements
+
+    day = dt.date.fromisoformat(today) if today else None
+    runs = start_scheduled_settlements(kind=period, today=day)
+    for run in runs:
+        logger.info(
+            "scheduled settlement %s %s: run %s %s",
+            run.scheme_code,
+            run.period,
+            run.run_id,
+            run.outcome,
+        )
+    return [asdict(run) for run in runs]
