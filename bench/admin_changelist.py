@@ -5,7 +5,7 @@ Server time is the time Django takes to answer a request made with the test Clie
 process: middleware, session and scope lookup, the view, every query and the template; no
 network and no WSGI server. Each scenario is requested ``--warmup`` times untimed, then
 ``--requests`` times timed; the script prints the median, p95 and the query count per request
-as a Markdown table (docs/benchmarks/admin.md).
+as a Markdown table (docs/benchmarks.md).
 
 The database is the one ``seed_demo --scale tianjin`` fills (``hc_bench``):
 

@@ -7,7 +7,7 @@ What it does, in one run:
 4. imports it with ``call_command("import_records", "patients", FILE)``: the real command,
    fast path (first import: every row new), then imports it again (every row already there);
 5. times a raw ``COPY`` of the same file into a bare table (no keys, no indexes);
-6. prints rows/s for each and the ratio import : COPY.
+6. prints rows/s for each and the ratio import : COPY (results: docs/benchmarks.md).
 
 Run from the repository root (PostgreSQL on 127.0.0.1:5432, user postgres, trust auth):
 

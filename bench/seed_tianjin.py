@@ -1,7 +1,7 @@
 """Benchmark ``seed_demo --scale tianjin`` on PostgreSQL (ISSUE 2: at most 5 minutes).
 
 Recreates the database, migrates it, runs the command once under a wall clock, counts the rows
-it wrote and prints a Markdown summary for docs/benchmarks/seed.md. The database is left
+it wrote and prints a Markdown summary for docs/benchmarks.md. The database is left
 seeded, for the benchmarks that read it (the admin changelist at 600,000 residents).
 
     .venv/bin/python bench/seed_tianjin.py --database hc_bench
