@@ -12,6 +12,13 @@ class CloudExamsConfig(AppConfig):
         from cloud_exams.imports import LabResultKind
         from cloud_exams.scoping import register_scope_rules
         from cloud_management.imports.registry import register_import_kind
+        from cloud_management.patient_pages import register_patient_link
 
         register_scope_rules()
         register_import_kind(LabResultKind)
+        register_patient_link(
+            key="cloud_exams.results",
+            label=_("My exam results"),
+            url_name="cloud_exams:my_results",
+            description=_("Blood tests, ECG and eye photographs checked by the laboratory."),
+        )

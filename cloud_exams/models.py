@@ -504,3 +504,51 @@ class CriticalValueAlert(models.Model):
     @property
     def is_open(self) -> bool:
         return self.acknowledged_at is None
+
+
+# --- Worklists: proxy models, one admin changelist each ----------------------------------------
+
+
+class SpecimenAwaitingCollection(Specimen):
+    """Ordered specimens nobody has collected yet."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("specimen awaiting collection")
+        verbose_name_plural = _("worklist: awaiting collection")
+
+
+class SpecimenAwaitingReceipt(Specimen):
+    """Collected specimens the lab has not received yet."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("specimen awaiting receipt")
+        verbose_name_plural = _("worklist: awaiting receipt by the lab")
+
+
+class OrderItemAwaitingResult(ExamOrderItem):
+    """Ordered items whose specimen the lab has (or that need none) without a result yet."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("item awaiting its result")
+        verbose_name_plural = _("worklist: awaiting result")
+
+
+class ResultAwaitingVerification(ExamResult):
+    """Results entered or imported, not yet verified by a second person."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("result awaiting verification")
+        verbose_name_plural = _("worklist: awaiting verification")
+
+
+class OpenCriticalValueAlert(CriticalValueAlert):
+    """Verified critical values the ordering institution has not acknowledged."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("unacknowledged critical value")
+        verbose_name_plural = _("worklist: critical values unacknowledged")

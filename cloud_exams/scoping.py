@@ -12,6 +12,7 @@ twice and registration stays idempotent.
 
 from __future__ import annotations
 
+from django.db import models
 from django.db.models import Q
 
 
@@ -31,7 +32,12 @@ def register_scope_rules() -> None:
         ExamOrder,
         ExamOrderItem,
         ExamResult,
+        OpenCriticalValueAlert,
+        OrderItemAwaitingResult,
+        ResultAwaitingVerification,
         Specimen,
+        SpecimenAwaitingCollection,
+        SpecimenAwaitingReceipt,
     )
     from cloud_management.access import ScopeRule, register_scope_rule
 
@@ -48,17 +54,18 @@ def register_scope_rules() -> None:
         staff_filter=_via_order_of_institutions,
         patient="order__patient_id",
     )
-    register_scope_rule(ExamOrderItem, under_order)
-    register_scope_rule(Specimen, under_order)
-    register_scope_rule(
-        ExamResult,
-        ScopeRule(
-            district="ordering_institution__district_id",
-            staff_filter=_order_of_institutions,
-            patient="patient_id",
-        ),
+    model: type[models.Model]
+    for model in (ExamOrderItem, OrderItemAwaitingResult):
+        register_scope_rule(model, under_order)
+    for model in (Specimen, SpecimenAwaitingCollection, SpecimenAwaitingReceipt):
+        register_scope_rule(model, under_order)
+    by_result = ScopeRule(
+        district="ordering_institution__district_id",
+        staff_filter=_order_of_institutions,
+        patient="patient_id",
     )
-    register_scope_rule(
-        CriticalValueAlert,
-        ScopeRule(district="institution__district_id", institution="institution_id"),
-    )
+    for model in (ExamResult, ResultAwaitingVerification):
+        register_scope_rule(model, by_result)
+    by_alert = ScopeRule(district="institution__district_id", institution="institution_id")
+    for model in (CriticalValueAlert, OpenCriticalValueAlert):
+        register_scope_rule(model, by_alert)

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from django.db.models import F, Q, QuerySet
 from django.db.models.functions import TruncDate
@@ -24,6 +25,8 @@ from cloud_exams.models import (
 )
 from cloud_management.access import scope_of, visible_to
 from cloud_management.models import StaffRole
+
+ResultT = TypeVar("ResultT", bound=ExamResult)
 
 # The keys of each row verified_results() returns, in this order.
 VERIFIED_RESULT_FIELDS = (
@@ -108,14 +111,16 @@ def lab_institution_ids(user: Any) -> frozenset[int]:
     )
 
 
-def results_visible_to(user: Any) -> QuerySet[ExamResult]:
+def results_visible_to(user: Any, queryset: QuerySet[ResultT] | None = None) -> QuerySet[ResultT]:
     """Results the user may see: verified ones within their scope (cloud_management.access),
-    and, for lab technicians, every result of the labs they work in."""
-    verified = visible_to(user, ExamResult.objects.filter(verified_at__isnull=False))
+    and, for lab technicians, every result of the labs they work in. ``queryset`` narrows
+    the rows (a worklist's proxy model, say); by default every result."""
+    rows: QuerySet[Any] = ExamResult.objects.all() if queryset is None else queryset
+    verified = visible_to(user, rows.filter(verified_at__isnull=False))
     labs = lab_institution_ids(user)
     if not labs:
         return verified
-    return ExamResult.objects.filter(
+    return rows.filter(
         Q(pk__in=verified.values("pk")) | Q(performing_institution_id__in=sorted(labs))
     )
 
@@ -139,3 +144,30 @@ def alerts_visible_to(user: Any) -> QuerySet[CriticalValueAlert]:
 def active_items() -> QuerySet[ExamItem]:
     """The catalogue as staff order from it."""
     return ExamItem.objects.filter(is_active=True).prefetch_related("ranges")
+
+
+def patient_verified_results(*, patient_id: int) -> QuerySet[ExamResult]:
+    """A patient's own verified results for their page, newest first."""
+    return (
+        ExamResult.objects.filter(patient_id=patient_id, verified_at__isnull=False)
+        .select_related("item", "performing_institution")
+        .order_by("-collected_on", "item__code", "-id")
+    )
+
+
+@dataclass(frozen=True)
+class ReportLine:
+    """An ordered item and its result, when the reader may see one."""
+
+    item: ExamItem
+    result: ExamResult | None
+
+
+def report_lines(*, user: Any, order: ExamOrder) -> list[ReportLine]:
+    """The order's items in order, each with the result the user may see (two queries)."""
+    items = list(ExamOrderItem.objects.filter(order=order).select_related("item").order_by("id"))
+    visible: dict[int | None, ExamResult] = {}
+    rows = results_visible_to(user, ExamResult.objects.all())
+    for result in rows.filter(order_item__order=order).select_related("item"):
+        visible[result.order_item_id] = result
+    return [ReportLine(item=line.item, result=visible.get(line.pk)) for line in items]

@@ -31,6 +31,7 @@ from cloud_management.access import (
 )
 from cloud_management.forms import LoginForm
 from cloud_management.monitoring import figures_for, registered_metrics
+from cloud_management.patient_pages import patient_links
 from cloud_management.selectors import (
     MonitoringAudience,
     district_rows,
@@ -117,7 +118,12 @@ def _render_record(request: HttpRequest, patient_id: int) -> HttpResponse:
     return render(
         request,
         "cloud_management/record.html",
-        {"patient": patient, "resident_id": resident_id, "today": today},
+        {
+            "patient": patient,
+            "resident_id": resident_id,
+            "today": today,
+            "patient_links": patient_links(),
+        },
     )
 
 

@@ -13,6 +13,7 @@ urlpatterns = [
     path("api/v1/auth/token/", obtain_auth_token, name="api-token"),
     path("api/v1/registry/", include("cloud_management.api.urls")),
     path("api/v1/payments/", include("payments.api.urls")),
+    path("api/v1/exams/", include("cloud_exams.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
@@ -20,6 +21,7 @@ urlpatterns = [
     path("dashboards/quality/", include("chronic_care.quality_urls")),
     path("care/", include("chronic_care.urls")),
     path("dashboards/", include("cloud_management.dashboard_urls")),
+    path("", include("cloud_exams.urls")),
     path("", include("cloud_management.urls")),
 ]
 urlpatterns += static(settings.STATIC_URL)
