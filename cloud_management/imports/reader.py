@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 
 from cloud_management.imports.errors import ImportFileError
 from cloud_management.imports.registry import Column
@@ -37,25 +37,55 @@ def describe_columns(columns: Sequence[Column]) -> str:
     return ", ".join(c.name if c.required else f"{c.name}?" for c in columns)
 
 
+def guess_encoding(data: bytes) -> str | None:
+    """The encoding a file that is not UTF-8 most likely has, to name in the error: UTF-16
+    (Excel's "Unicode text") by its byte-order mark, or GBK/GB18030 (what Excel saves "CSV"
+    as on a Chinese Windows) when the bytes decode as GB18030."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "UTF-16"
+    try:
+        data.decode("gb18030")
+    except UnicodeDecodeError:
+        return None
+    return "GBK/GB18030"
+
+
 def decode(data: bytes, *, filename: str) -> str:
-    """The file's text; a file that is not UTF-8 is an error naming the first bad byte."""
+    """The file's text; a file that is not UTF-8 is an error naming the first bad byte and, when
+    it can tell, the encoding the file seems to have."""
     skipped = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
     try:
         return data[skipped:].decode("utf-8")
     except UnicodeDecodeError as exc:
         offset = skipped + exc.start
-        raise ImportFileError(
-            gettext(
+        where = {
+            "file": filename,
+            "byte": data[offset],
+            "offset": offset,
+            "line": data.count(b"\n", 0, offset) + 1,
+        }
+        encoding = guess_encoding(data)
+        if encoding is None:
+            message = gettext(
                 '"%(file)s" is not UTF-8: byte 0x%(byte)02X at offset %(offset)d (line %(line)d) '
                 "cannot be decoded. Save the file as UTF-8 and import it again."
             )
-            % {
-                "file": filename,
-                "byte": data[offset],
-                "offset": offset,
-                "line": data.count(b"\n", 0, offset) + 1,
-            }
-        ) from None
+        else:
+            message = gettext(
+                '"%(file)s" is not UTF-8 (it looks like %(encoding)s): byte 0x%(byte)02X at '
+                "offset %(offset)d (line %(line)d) cannot be decoded. Save the file as UTF-8 "
+                "and import it again."
+            )
+        raise ImportFileError(message % {**where, "encoding": encoding}) from None
+
+
+# Separators that spreadsheets use instead of commas (a semicolon where the decimal mark is a
+# comma, a tab for "text" exports), with how the error names them.
+_OTHER_SEPARATORS = (
+    (";", gettext_noop("semicolons")),
+    ("\t", gettext_noop("tabs")),
+    ("|", gettext_noop("vertical bars")),
+)
 
 
 def check_header(header: list[str], columns: Sequence[Column], *, filename: str, kind: str) -> None:
@@ -63,6 +93,18 @@ def check_header(header: list[str], columns: Sequence[Column], *, filename: str,
     known = {c.name for c in columns}
     described = describe_columns(columns)
     if not any(name in known for name in header):
+        for separator, separators in _OTHER_SEPARATORS:
+            if len(header) == 1 and any(
+                name.strip() in known for name in header[0].split(separator)
+            ):
+                raise ImportFileError(
+                    gettext(
+                        '"%(file)s" is not comma-separated: its header row is separated by '
+                        "%(separators)s. Save it as a comma-separated CSV file and import it "
+                        "again."
+                    )
+                    % {"file": filename, "separators": gettext(separators)}
+                )
         raise ImportFileError(
             gettext(
                 '"%(file)s" has no header row: row 1 must name the columns of %(kind)s '

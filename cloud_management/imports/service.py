@@ -95,6 +95,46 @@ def _report_duplicates(kind: ImportKind, records: list[Record]) -> None:
             )
 
 
+def _keep_recorded_values_of_absent_columns(
+    importer: ImportKind, header: list[str], records: list[Record], using: str
+) -> None:
+    """A file without an optional column says nothing about that column's field: a row that
+    updates a recorded one keeps the recorded value (an empty cell, by contrast, clears it).
+
+    An optional column maps to the field of the same name among the kind's ``update_fields``;
+    the recorded values are put into the records, so both write paths, and the kind's own
+    checks (an enrolment's end date in the overlap check), see the value that stays."""
+    kept = [
+        column.name
+        for column in type(importer).columns
+        if not column.required
+        and column.name not in header
+        and column.name in importer.update_fields
+    ]
+    if not kept:
+        return
+    natural_key = importer.natural_key
+    by_key = {
+        tuple([record.values[name] for name in natural_key]): record
+        for record in records
+        if not record.row.errors
+    }
+    if not by_key:
+        return
+    manager = importer.model._default_manager.using(using)
+    # The first key field narrows the query; the whole key picks the record.
+    firsts = sorted({key[0] for key in by_key})
+    size = 900 if connections[using].vendor == "sqlite" else 20_000
+    for start in range(0, len(firsts), size):
+        chunk = firsts[start : start + size]
+        for found in manager.filter(**{f"{natural_key[0]}__in": chunk}).values_list(
+            *natural_key, *kept
+        ):
+            record = by_key.get(tuple(found[: len(natural_key)]))
+            if record is not None:
+                record.values.update(zip(kept, found[len(natural_key) :], strict=True))
+
+
 def import_records(
     *,
     kind: str,
@@ -171,6 +211,7 @@ def _validate_and_write(
         parse_row = importer.parse_row
         records = [Record(row, parse_row(row)) for row in table.rows]
         _report_duplicates(importer, records)
+        _keep_recorded_values_of_absent_columns(importer, table.header, records, using)
         importer.check_records([record for record in records if not record.row.errors])
         good = [record for record in records if not record.row.errors]
         bad: list[Row] = sorted(

@@ -11,6 +11,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import translation
 
+from cloud_management.imports.registry import import_kind_names
 from cloud_management.models import (
     DiabetesEnrollment,
     FamilyDoctorContract,
@@ -189,6 +190,87 @@ def test_reimporting_patients_updates_them_and_clears_emptied_optional_values(
     assert (changed.name, changed.phone, changed.address) == ("新名字", "", "")
 
 
+def test_reimporting_without_an_optional_column_keeps_its_recorded_values(
+    tmp_path: Path, institution: Institution
+) -> None:
+    """An absent column says nothing about its field; an empty cell clears it."""
+    rows = [patient_row(n) for n in range(3)]
+    import_file(tmp_path, "patients", PATIENT_COLUMNS, rows)
+    columns = [c for c in PATIENT_COLUMNS if c not in ("phone", "address")]
+    rows[1] = patient_row(1, name="新名字", insurance_number="")
+    rows.append(patient_row(3))
+
+    result = import_file(tmp_path, "patients", columns, rows)
+
+    assert (result.code, result.out, result.err) == (0, "imported 4 patients\n", "")
+    assert list(
+        Patient.objects.order_by("resident_id").values_list(
+            "name", "phone", "insurance_number", "address"
+        )
+    ) == [
+        ("居民0", "13900000000", "TJ0000000000", "天津市南开区长江道0号"),
+        ("新名字", "13900000001", "", "天津市南开区长江道1号"),
+        ("居民2", "13900000002", "TJ0000000002", "天津市南开区长江道2号"),
+        ("居民3", "", "TJ0000000003", ""),
+    ]
+
+
+def test_a_contracts_file_without_ended_on_keeps_the_recorded_end(
+    tmp_path: Path, institution: Institution
+) -> None:
+    patient = PatientFactory(home_institution=institution)
+    other = InstitutionFactory(code="HP001", district=district("120101"))
+    import_file(
+        tmp_path,
+        "contracts",
+        CONTRACT_COLUMNS,
+        [contract_row(patient.resident_id, ended_on="2025-12-31")],
+    )
+    columns = ["resident_id", "institution_code", "signed_on"]
+
+    result = import_file(
+        tmp_path,
+        "contracts",
+        columns,
+        [contract_row(patient.resident_id, institution_code="HP001")],
+    )
+
+    assert (result.code, result.out) == (0, "imported 1 contracts\n")
+    assert list(FamilyDoctorContract.objects.values_list("institution_id", "ended_on")) == [
+        (other.pk, dt.date(2025, 12, 31))
+    ]
+
+
+def test_an_enrolments_file_without_ended_on_keeps_the_recorded_end_in_the_overlap_check(
+    tmp_path: Path, institution: Institution
+) -> None:
+    patient = PatientFactory(home_institution=institution)
+    import_file(
+        tmp_path,
+        "enrolments",
+        ENROLMENT_COLUMNS,
+        [enrolment_row(patient.resident_id, ended_on="2025-06-30")],
+    )
+    columns = ["resident_id", "institution_code", "diabetes_type", "diagnosis_code", "enrolled_on"]
+    rows = [
+        # Updates the recorded enrolment, whose end (2025-06-30) stays: no overlap with the next.
+        enrolment_row(patient.resident_id, diabetes_type="T1"),
+        enrolment_row(patient.resident_id, enrolled_on="2025-07-01"),
+    ]
+
+    result = import_file(tmp_path, "enrolments", columns, rows)
+
+    assert (result.code, result.out, result.err) == (0, "imported 2 enrolments\n", "")
+    assert list(
+        DiabetesEnrollment.objects.order_by("enrolled_on").values_list(
+            "enrolled_on", "ended_on", "diabetes_type", "baseline_fbg", "baseline_hba1c"
+        )
+    ) == [
+        (dt.date(2025, 1, 1), dt.date(2025, 6, 30), "T1", Decimal("8.2"), Decimal("7.4")),
+        (dt.date(2025, 7, 1), None, "T2", None, None),
+    ]
+
+
 def test_a_utf8_bom_and_whitespace_around_cells_are_accepted(
     tmp_path: Path, institution: Institution
 ) -> None:
@@ -290,10 +372,9 @@ def test_an_unknown_kind_is_an_error_listing_the_kinds(tmp_path: Path, db: objec
     result = run("widgets", str(tmp_path / "x.csv"))
 
     assert (result.code, result.out, result.err) == (1, "", "")
-    assert result.message == (
-        'Unknown import kind "widgets". The kinds are: contracts, enrolments, institutions, '
-        "patients."
-    )
+    kinds = ", ".join(import_kind_names())
+    assert "contracts, enrolments" in kinds
+    assert result.message == f'Unknown import kind "widgets". The kinds are: {kinds}.'
 
 
 def test_a_missing_file_is_an_error(tmp_path: Path, db: object) -> None:
@@ -326,8 +407,62 @@ def test_a_file_that_is_not_utf8_names_the_byte_offset_and_line(
 
     assert (result.code, result.out, result.err) == (1, "", "")
     assert result.message == (
-        f'"{path}" is not UTF-8: byte 0x{"长".encode("gbk")[0]:02X} at offset {offset} (line 2) '
-        "cannot be decoded. Save the file as UTF-8 and import it again."
+        f'"{path}" is not UTF-8 (it looks like GBK/GB18030): byte '
+        f"0x{'长'.encode('gbk')[0]:02X} at offset {offset} (line 2) cannot be decoded. Save the "
+        "file as UTF-8 and import it again."
+    )
+    assert Institution.objects.count() == 1
+
+
+def test_a_utf16_file_is_named_as_such(tmp_path: Path, institution: Institution) -> None:
+    path = tmp_path / "unicode.txt"
+    text = ",".join(INSTITUTION_COLUMNS) + "\nNK002,长江道,120104,community_centre,true\n"
+    path.write_bytes(text.encode("utf-16"))
+
+    result = run("institutions", str(path))
+
+    assert (result.code, result.out, result.err) == (1, "", "")
+    assert result.message == (
+        f'"{path}" is not UTF-8 (it looks like UTF-16): byte 0x{text.encode("utf-16")[0]:02X} '
+        "at offset 0 (line 1) cannot be decoded. Save the file as UTF-8 and import it again."
+    )
+    assert Institution.objects.count() == 1
+
+
+def test_undecodable_bytes_of_no_known_encoding_are_named_without_a_guess(
+    tmp_path: Path, db: object
+) -> None:
+    path = tmp_path / "binary.csv"
+    path.write_bytes(b"code,name\n\xff\xff\n")
+
+    result = run("institutions", str(path))
+
+    assert result.message == (
+        f'"{path}" is not UTF-8: byte 0xFF at offset 10 (line 2) cannot be decoded. Save the '
+        "file as UTF-8 and import it again."
+    )
+
+
+@pytest.mark.parametrize(
+    ("separator", "name"), [(";", "semicolons"), ("\t", "tabs"), ("|", "vertical bars")]
+)
+def test_a_file_separated_by_something_other_than_commas_says_so(
+    tmp_path: Path, institution: Institution, separator: str, name: str
+) -> None:
+    path = tmp_path / "excel.csv"
+    row = institution_row("NK002")
+    lines = [
+        separator.join(INSTITUTION_COLUMNS),
+        separator.join(str(row[c]) for c in INSTITUTION_COLUMNS),
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    result = run("institutions", str(path))
+
+    assert (result.code, result.out, result.err) == (1, "", "")
+    assert result.message == (
+        f'"{path}" is not comma-separated: its header row is separated by {name}. Save it as a '
+        "comma-separated CSV file and import it again."
     )
     assert Institution.objects.count() == 1
 
