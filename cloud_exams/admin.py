@@ -223,6 +223,10 @@ class ExamOrderAdmin(ScopedModelAdmin):
             return (*ExamOrderForm.Meta.fields, "ordered_by", "ordered_at")
         return ()
 
+    def get_inlines(self, request: HttpRequest, obj: Any) -> Any:
+        # The service creates the items from the form's ``items`` choice.
+        return [] if obj is None else super().get_inlines(request, obj)
+
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is not None:
             return self.get_readonly_fields(request, obj)
