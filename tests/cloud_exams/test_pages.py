@@ -125,7 +125,8 @@ def test_the_verification_worklist_is_the_labs_and_refuses_self_verification(
         client_for(doctor).get(f"/admin/cloud_exams/examresult/{result.pk}/change/").status_code
         == 404
     )
-    client_for(lab_user).post(worklist, {"action": "verify", "_selected_action": [result.pk]})
+    verify = {"action": "verify", "_selected_action": [result.pk]}
+    client_for(lab_user).post(worklist, verify)
     result.refresh_from_db()
     assert result.verified_at is None
     client_for(second_lab_user).post(
