@@ -452,7 +452,6 @@ class ResultAwaitingVerificationAdmin(_WorklistAdmin):
     """Verify selected results; critical ones first. Only the lab sees this list."""
 
     acting_roles = frozenset({StaffRole.Role.LAB_TECHNICIAN})
-    service_argument = "result"
     list_display = (
         "collected_on",
         "patient",
@@ -490,9 +489,18 @@ class ResultAwaitingVerificationAdmin(_WorklistAdmin):
 
     @admin.action(description=_("Verify the selected results"))
     def verify(self, request: HttpRequest, queryset: models.QuerySet[Any]) -> None:
-        _run_for_each(
-            self, request, queryset, services.verify_result, gettext("%(count)d verified.")
-        )
+        try:
+            count = services.verify_results(
+                user=request.user, result_ids=list(queryset.values_list("pk", flat=True))
+            )
+        except ValidationError as exc:
+            self.message_user(request, "; ".join(exc.messages), level=messages.ERROR)
+        except PermissionDenied as exc:
+            self.message_user(request, str(exc), level=messages.ERROR)
+        else:
+            self.message_user(
+                request, gettext("%(count)d verified.") % {"count": count}, messages.SUCCESS
+            )
 
 
 class AcknowledgeForm(forms.ModelForm):

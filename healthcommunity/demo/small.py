@@ -10,6 +10,7 @@ histories). Ages are relative to the year, so another year brings another cohort
 from django.utils.translation import gettext as _
 
 from healthcommunity.demo import care as demo_care
+from healthcommunity.demo import exams as demo_exams
 from healthcommunity.demo.bulk import write_with_orm
 from healthcommunity.demo.catalogue import DEMO_INSTITUTION_CODE, small_institutions
 from healthcommunity.demo.generate import PopulationPlan, generate_residents
@@ -69,3 +70,4 @@ def seed_residents(ctx: SeedContext) -> None:
 
 STEPS: list[Step] = [seed_institutions, seed_staff, seed_residents, seed_patient_login]
 STEPS += demo_care.STEPS
+STEPS += demo_exams.STEPS

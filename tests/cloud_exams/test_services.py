@@ -297,3 +297,29 @@ def test_a_charge_refused_by_the_ledger_rolls_the_result_back(doctor, lab_user, 
         services.enter_result(user=lab_user, order_item=item_of(exam_order, "FBG"), value=D("5"))
     assert not ExamResult.objects.exists()
     assert not ClaimLine.objects.exists()
+
+
+def test_verify_results_releases_a_set_with_the_same_rules(
+    doctor, lab_user, second_lab_user, patient
+):
+    potassium = entered(doctor, patient, lab_user, "K", "2.4")
+    creatinine = entered(doctor, patient, lab_user, "CREA", "90")
+    ids = [potassium.pk, creatinine.pk]
+    with pytest.raises(ValidationError) as error:
+        services.verify_results(user=lab_user, result_ids=ids)
+    assert "verified_by" in error.value.message_dict
+    assert not ExamResult.objects.filter(verified_at__isnull=False).exists()
+    # Both results and the creatinine's eGFR; the critical potassium raises its alert.
+    assert services.verify_results(user=second_lab_user, result_ids=ids) == 3
+    assert not ExamResult.objects.filter(verified_at__isnull=True).exists()
+    assert CriticalValueAlert.objects.get().result == potassium
+    # Already verified: nothing more to release.
+    assert services.verify_results(user=second_lab_user, result_ids=ids) == 0
+
+
+def test_verify_results_needs_the_lab_of_every_result(doctor, lab_user, other_lab_user, patient):
+    result = entered(doctor, patient, lab_user, "FBG", "5.0")
+    with pytest.raises(PermissionDenied):
+        services.verify_results(user=other_lab_user, result_ids=[result.pk])
+    result.refresh_from_db()
+    assert result.verified_at is None
