@@ -5,8 +5,9 @@ are enrolled with, as the public-health system sends them (the ``followups`` imp
 CONTRACTS §1): one a quarter, mostly at the clinic or at home, some by phone (which the
 standardized-management rate does not count), a few missed, glucose and blood pressure from the
 patient's own level of control (a few high enough for an urgent referral), HbA1c now and then.
-Each patient's latest follow-up then sets the next date, so the worklists and the quality pages
-have something to show.
+Each patient's latest follow-up then sets the next date (two weeks after an uncontrolled one,
+a quarter after any other, as BPHS asks), so the worklists and the quality pages have something
+to show.
 
 Running it again adds nothing: follow-ups are keyed by resident and date, and the same seed
 draws the same dates.
@@ -31,10 +32,12 @@ from healthcommunity.demo.steps import SeedContext, Step
 
 SEED = 4_005
 QUARTER_MONTHS = (2, 5, 8, 11)
-MISSED_SHARE = 0.12
+MISSED_SHARE = 0.18
 PHONE_SHARE = 0.12
 HBA1C_SHARE = 0.35
+# BPHS: the next follow-up within two weeks after an uncontrolled one, else a quarter later.
 NEXT_VISIT_DAYS = 90
+RECHECK_VISIT_DAYS = 14
 COLUMNS = [
     "resident_id",
     "institution_code",
@@ -125,7 +128,7 @@ def seed_follow_ups(ctx: SeedContext) -> None:
         outcome = import_records(kind="followups", path=path)
     if not outcome.written:
         raise RuntimeError("; ".join(outcome.error_lines()[:5]))
-    # The next date of each patient's latest follow-up of the year: a quarter later.
+    # The next date of each patient's latest follow-up of the year.
     latest = (
         FollowUp.objects.filter(date__year=ctx.year)
         .values("patient_id")
@@ -135,8 +138,13 @@ def seed_follow_ups(ctx: SeedContext) -> None:
     planned = []
     for follow_up in FollowUp.objects.filter(
         date__year=ctx.year, patient_id__in=[patient_id for patient_id, _last in latest]
-    ).only("id", "patient_id", "date", "next_date"):
-        follow_up.next_date = follow_up.date + dt.timedelta(days=NEXT_VISIT_DAYS)
+    ).only("id", "patient_id", "date", "outcome", "next_date"):
+        days = (
+            RECHECK_VISIT_DAYS
+            if follow_up.outcome == FollowUp.Outcome.UNCONTROLLED
+            else NEXT_VISIT_DAYS
+        )
+        follow_up.next_date = follow_up.date + dt.timedelta(days=days)
         planned.append(follow_up)
     last_dates = dict(latest)
     planned = [f for f in planned if last_dates.get(f.patient_id) == f.date]
