@@ -61,7 +61,6 @@ class FollowUpAdmin(ScopedModelAdmin):
     )
     search_fields = ("patient__name",)
     autocomplete_fields = ("patient", "institution")
-    date_hierarchy = None
     ordering = ("-date", "-id")
     sortable_by = ()
     readonly_fields = ("needs_urgent_referral", "bmi_display")

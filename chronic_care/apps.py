@@ -10,6 +10,7 @@ class ChronicCareConfig(AppConfig):
 
     def ready(self) -> None:
         """Registrations with the lower apps' registries; no queries, safe to run twice."""
+        from chronic_care import monitoring
         from chronic_care.access import register_scope_rules
         from chronic_care.imports import FollowUpKind
         from chronic_care.indicators import diabetes_quality_figures
@@ -19,3 +20,4 @@ class ChronicCareConfig(AppConfig):
         register_scope_rules()
         register_import_kind(FollowUpKind)
         register_quality_provider(diabetes_quality_figures)
+        monitoring.register_metrics()

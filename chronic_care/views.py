@@ -345,9 +345,7 @@ def quality_patients(request: HttpRequest, code: str) -> HttpResponse:
 
 
 def _worklist_institutions(request: HttpRequest) -> list[Institution]:
-    if scope_of(request.user).is_operator:
-        # Operators open an institution's worklists by its code; no list of 266.
-        return []
+    """Institutions whose worklists the user may open (every one for operators)."""
     return list(institutions_editable_by(request.user).order_by("code"))
 
 
