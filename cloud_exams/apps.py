@@ -10,12 +10,14 @@ class CloudExamsConfig(AppConfig):
 
     def ready(self) -> None:
         from cloud_exams.imports import LabResultKind
+        from cloud_exams.monitoring import register_metrics
         from cloud_exams.scoping import register_scope_rules
         from cloud_management.imports.registry import register_import_kind
         from cloud_management.patient_pages import register_patient_link
 
         register_scope_rules()
         register_import_kind(LabResultKind)
+        register_metrics()
         register_patient_link(
             key="cloud_exams.results",
             label=_("My exam results"),

@@ -323,3 +323,20 @@ def test_verify_results_needs_the_lab_of_every_result(doctor, lab_user, other_la
         services.verify_results(user=other_lab_user, result_ids=[result.pk])
     result.refresh_from_db()
     assert result.verified_at is None
+
+
+def test_monitoring_counts_verified_results_and_open_critical_values(
+    doctor, nurse, lab_user, second_lab_user, patient
+):
+    from cloud_exams.monitoring import critical_values_open_on, results_verified_on
+
+    verified(doctor, patient, lab_user, second_lab_user, "FBG", "5.0")
+    verified(doctor, patient, lab_user, second_lab_user, "K", "7.1")
+    today = timezone.localdate()
+    institution_id = patient.home_institution_id
+    assert results_verified_on(today) == {institution_id: 2}
+    assert results_verified_on(today - dt.timedelta(days=1)) == {}
+    assert critical_values_open_on(today) == {institution_id: 1}
+    alert = CriticalValueAlert.objects.get()
+    services.acknowledge_critical_alert(user=nurse, alert=alert, action_taken="已处理")
+    assert critical_values_open_on(today) == {}
