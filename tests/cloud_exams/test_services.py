@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from cloud_exams import services
 from cloud_exams.models import CriticalValueAlert, ExamResult, Specimen
+from cloud_exams.monitoring import critical_values_open_on, results_verified_on
 from cloud_management.models import Patient
 from payments.models import ClaimLine
 from tests.cloud_exams.helpers import collect_and_receive, entered, item_of, order, verified
@@ -328,8 +329,6 @@ def test_verify_results_needs_the_lab_of_every_result(doctor, lab_user, other_la
 def test_monitoring_counts_verified_results_and_open_critical_values(
     doctor, nurse, lab_user, second_lab_user, patient
 ):
-    from cloud_exams.monitoring import critical_values_open_on, results_verified_on
-
     verified(doctor, patient, lab_user, second_lab_user, "FBG", "5.0")
     verified(doctor, patient, lab_user, second_lab_user, "K", "7.1")
     today = timezone.localdate()
