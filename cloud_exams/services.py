@@ -29,6 +29,7 @@ from cloud_exams.models import (
     ReferenceRange,
     Specimen,
 )
+from cloud_management.access import may_see
 from cloud_management.models import Institution, Patient, StaffRole
 from payments.models import ClaimLine
 from payments.services.claims import post_claim_line
@@ -113,6 +114,8 @@ def order_exams(
             ORDERING_ROLES,
             _("Only clinicians of the ordering institution may order exams."),
         )
+        if not may_see(ordered_by, patient):
+            raise PermissionDenied(_("This resident is not on your institution's register."))
     errors: dict[str, str] = {}
     if source not in ExamOrder.Source.values:
         errors["source"] = _("Unknown order source “%(source)s”.") % {"source": source}

@@ -339,3 +339,15 @@ def test_monitoring_counts_verified_results_and_open_critical_values(
     alert = CriticalValueAlert.objects.get()
     services.acknowledge_critical_alert(user=nurse, alert=alert, action_taken="已处理")
     assert critical_values_open_on(today) == {}
+
+
+def test_clinicians_order_only_for_residents_of_their_register(doctor, other_institution):
+    stranger = PatientFactory(home_institution=other_institution)
+    with pytest.raises(PermissionDenied):
+        services.order_exams(
+            ordered_by=doctor,
+            patient=stranger,
+            ordering_institution=doctor.staff_roles.get().institution,
+            item_codes=["FBG"],
+            source="clinic_visit",
+        )
