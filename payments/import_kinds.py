@@ -9,8 +9,12 @@ ORM path with the same result.
 
 from __future__ import annotations
 
+import codecs
+import csv
+import io
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 from django.db import models
@@ -18,9 +22,13 @@ from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from cloud_management.imports import writers
+from cloud_management.imports.errors import ImportFileError
+from cloud_management.imports.reader import check_header
 from cloud_management.imports.registry import ImportKind, Record, columns_of
 from cloud_management.imports.registry_kinds import institution_ids, max_length, patient_ids
 from cloud_management.imports.rows import Row
+from cloud_management.models import Institution, Patient
 from payments.formulas import DEFAULT_RETENTION_TIERS
 from payments.models import ClaimLine, QualityTier, Scheme
 from payments.models.schemes import LIST_SEPARATOR, split_list
@@ -256,6 +264,11 @@ class ClaimKind(ImportKind):
             "updated_at": self.now,
         }
 
+    def load_clean_file(self, path: str | Path, connection: BaseDatabaseWrapper) -> int | None:
+        """A file whose every line is good, loaded in the database in one statement
+        (:func:`load_clean_claims_file`); None sends it the row-by-row way."""
+        return load_clean_claims_file(self, path, connection)
+
     def check_records(self, records: Sequence[Record]) -> None:
         """Two claim IDs must not name one charge: ``X`` and ``insurance:X`` are both the
         insurance system's charge ``X`` (the ledger holds ``(source, source_ref)`` unique)."""
@@ -335,3 +348,160 @@ class ClaimKind(ImportKind):
 def _chunks(values: Sequence[str], size: int = 900) -> list[Sequence[str]]:
     # 900: under SQLite's 999 parameters a statement.
     return [values[start : start + size] for start in range(0, len(values), size)]
+
+
+# --- The claims file loaded in the database (PostgreSQL) -------------------------------------
+
+# GB 11643 weights of the first 17 digits; the check character is (12 - Σ mod 11) mod 11, "X"
+# for 10 (the same rule as cloud_management.imports.rows.is_valid_resident_id).
+_RESIDENT_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_RESIDENT_ID_CHECK = (
+    "(12 - ("
+    + " + ".join(
+        f"substr(s.resident_id, {i}, 1)::int * {w}" for i, w in enumerate(_RESIDENT_ID_WEIGHTS, 1)
+    )
+    # %% is a literal % in a statement with parameters.
+    + ") %% 11) %% 11"
+)
+_AMOUNT = r"^[0-9]+(\.[0-9]+)?$"
+
+
+def _copy_bytes(connection: BaseDatabaseWrapper, statement: str, data: bytes) -> int:
+    with connection.cursor() as cursor:
+        raw = cursor.cursor
+        if hasattr(raw, "copy_expert"):  # psycopg2
+            raw.copy_expert(statement, io.BytesIO(data))
+        else:  # psycopg 3
+            with raw.copy(statement) as copy:
+                copy.write(data)
+        return int(raw.rowcount)
+
+
+def load_clean_claims_file(
+    kind: ClaimKind, path: str | Path, connection: BaseDatabaseWrapper
+) -> int | None:
+    """The whole ``claims`` file COPYed into a temporary table and checked and written by one
+    ``INSERT ... SELECT ... ON CONFLICT (claim_id) DO UPDATE``: every check of
+    :meth:`ClaimKind.parse_row` is a condition there, strict enough that a row it lets through
+    is one the row-by-row path accepts with the same values. When fewer rows are written than
+    the file holds, or the database refuses a cell (a date that does not exist), the caller
+    undoes it all and the row-by-row path reports the bad rows.
+
+    Declines (None) without touching the database when the file's shape is not a plain one:
+    a header the contract does not allow, bytes that are not UTF-8, or what PostgreSQL's CSV
+    reader would take differently from Python's (an end-of-data marker ``\\.``, NUL bytes).
+    """
+    try:
+        data = Path(path).read_bytes()
+    except OSError:
+        return None
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8) :]
+    if b"\0" in data or data.startswith(b"\\.") or b"\n\\." in data or b"\r\\." in data:
+        return None
+    first_line = data.split(b"\n", 1)[0]
+    try:
+        header = [name.strip() for name in next(csv.reader([first_line.decode("utf-8")]))]
+        check_header(header, kind.columns, filename=str(path), kind=kind.name)
+    except (UnicodeDecodeError, csv.Error, StopIteration, ImportFileError):
+        return None
+    if sorted(header) != sorted(c.name for c in kind.columns):
+        return None
+    quote = connection.ops.quote_name
+    table = ClaimLine._meta.db_table
+    patients, institutions = Patient._meta.db_table, Institution._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMPORARY TABLE import_claims_file ("
+            + ", ".join(f"{quote(c.name)} text" for c in kind.columns)
+            + ") ON COMMIT DROP"
+        )
+        staged = _copy_bytes(
+            connection,
+            "COPY import_claims_file ({}) FROM STDIN WITH (FORMAT csv, HEADER true)".format(
+                ", ".join(quote(name) for name in header)
+            ),
+            data,
+        )
+        del data
+        if staged == 0:
+            return None
+        now = timezone.now()
+        sources = sorted(ClaimLine.Source.values)
+        categories = sorted(ClaimLine.Category.values)
+        max_digits, places = _decimal_field(ClaimLine, "total_amount")
+        insert = f"""
+            INSERT INTO {quote(table)} (claim_id, patient_id, institution_id, service_date,
+                category, diagnosis_code, total_amount, fund_paid, source, source_ref,
+                created_at, updated_at)
+            SELECT s.claim_id, p.id, i.id, s.service_date::date, s.category, s.diagnosis_code,
+                   s.total_amount::numeric, s.fund_paid::numeric,
+                   CASE WHEN split_part(s.claim_id, ':', 1) = ANY(%(sources)s)
+                             AND position(':' IN s.claim_id) > 0
+                             AND split_part(s.claim_id, ':', 1) || ':' <> s.claim_id
+                        THEN split_part(s.claim_id, ':', 1) ELSE %(insurance)s END,
+                   CASE WHEN split_part(s.claim_id, ':', 1) = ANY(%(sources)s)
+                             AND position(':' IN s.claim_id) > 0
+                             AND split_part(s.claim_id, ':', 1) || ':' <> s.claim_id
+                        THEN substr(s.claim_id, position(':' IN s.claim_id) + 1)
+                        ELSE s.claim_id END,
+                   %(now)s, %(now)s
+            FROM import_claims_file s
+            JOIN {quote(patients)} p ON p.resident_id = s.resident_id
+            JOIN {quote(institutions)} i ON i.code = s.institution_code
+            WHERE CASE WHEN s.claim_id IS NOT NULL
+                        AND octet_length(s.claim_id) = char_length(s.claim_id)
+                        AND char_length(s.claim_id) <= %(claim_id_length)s
+                        AND s.claim_id !~ '[[:space:][:cntrl:]]'
+                        AND s.resident_id ~ '^[0-9]{{17}}[0-9X]$'
+                        AND s.service_date ~ '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}$'
+                        AND s.category = ANY(%(categories)s)
+                        AND s.diagnosis_code ~ '^[A-Z][0-9]{{2}}(\\.[0-9A-Za-z]{{1,7}})?$'
+                        AND s.total_amount ~ %(amount)s AND s.fund_paid ~ %(amount)s
+                   THEN substr(s.resident_id, 18, 1) = CASE {_RESIDENT_ID_CHECK}
+                            WHEN 10 THEN 'X' ELSE ({_RESIDENT_ID_CHECK})::text END
+                        AND substr(s.resident_id, 7, 4)::int >= 1880
+                        AND to_date(substr(s.resident_id, 7, 8), 'YYYYMMDD') IS NOT NULL
+                        AND s.total_amount::numeric < %(max_amount)s
+                        AND s.fund_paid::numeric < %(max_amount)s
+                        AND s.total_amount::numeric = round(s.total_amount::numeric, 2)
+                        AND s.fund_paid::numeric = round(s.fund_paid::numeric, 2)
+                        AND s.fund_paid::numeric <= s.total_amount::numeric
+                   ELSE false END
+            ORDER BY s.claim_id
+            ON CONFLICT (claim_id) DO UPDATE SET
+                {", ".join(f"{c} = EXCLUDED.{c}" for c in kind.update_fields)}
+        """
+        params = {
+            "sources": sources,
+            "insurance": ClaimLine.Source.INSURANCE.value,
+            "now": now,
+            "claim_id_length": max_length(ClaimLine, "claim_id"),
+            "categories": categories,
+            "amount": _AMOUNT,
+            # Row.decimal: at most max_digits - places digits before the point.
+            "max_amount": 10 ** (max_digits - places),
+        }
+        if kind.owns_transaction and _bulk_load_fits(connection, cursor, table, staged):
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute("SELECT set_config('work_mem', %s, true)", [writers.BULK_LOAD_WORK_MEM])
+            cursor.execute(
+                "SELECT set_config('maintenance_work_mem', %s, true)", [writers.BULK_LOAD_WORK_MEM]
+            )
+            with writers._secondary_structures_deferred(cursor, table, ["claim_id"]):
+                cursor.execute(insert, params)
+                written = cursor.rowcount
+        else:
+            cursor.execute(insert, params)
+            written = cursor.rowcount
+    return written if written == staged else None
+
+
+def _bulk_load_fits(connection: BaseDatabaseWrapper, cursor: Any, table: str, rows: int) -> bool:
+    """The registry writers' rule for rebuilding secondary indexes and constraints after a
+    load instead of maintaining them row by row (``writers.BULK_LOAD_MIN_ROWS``)."""
+    return (
+        rows >= writers.BULK_LOAD_MIN_ROWS
+        and rows * 4 >= writers._estimated_rows(cursor, table)
+        and writers._locked(connection, cursor, table)
+    )

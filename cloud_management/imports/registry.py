@@ -28,6 +28,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 from django.core.exceptions import ImproperlyConfigured
@@ -134,6 +135,14 @@ class ImportKind(abc.ABC):
         """The records in the order the database can take them: each batch is written before
         the next. One batch by default."""
         return [records]
+
+    def load_clean_file(self, path: str | Path, connection: BaseDatabaseWrapper) -> int | None:
+        """Optional, PostgreSQL only: load the whole file in the database in one go, checking
+        its rows there, and return how many were written; or return None when any row might
+        be bad (the service then undoes whatever was done and takes the general path, which
+        reports every bad row). It must accept only what :meth:`parse_row` and the checks
+        accept, and write what the general path writes. None by default."""
+        return None
 
     def write_portable(self, records: Sequence[Record]) -> None:
         """Upsert ``records`` through the ORM, on any database."""

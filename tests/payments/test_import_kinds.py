@@ -627,3 +627,79 @@ def test_the_bulk_load_gives_the_same_rows_and_restores_the_ledgers_constraints(
     Scheme.objects.all().delete()
     Patient.objects.all().delete()
     Institution.objects.all().delete()
+
+
+@pytest.mark.postgres
+def test_a_clean_claims_file_is_loaded_in_one_statement_and_a_bad_one_row_by_row(
+    tmp_path: Path, world: dict
+) -> None:
+    p1, p2, _p3 = world["patients"]
+    path = write_csv(
+        tmp_path / "claims.csv",
+        CLAIM_COLUMNS,
+        [claim_row(p1, "YB0001"), claim_row(p2, "cloud_exams:E-1", category="exam")],
+    )
+
+    clean = import_records(kind="claims", path=path, write_path="fast")
+
+    assert (clean.imported, clean.bad_rows, list(clean.seconds)) == (2, (), ["load"])
+    write_csv(
+        path,
+        CLAIM_COLUMNS,
+        [claim_row(p1, "YB0001", fund_paid="50"), claim_row(p2, "YB0002", fund_paid="100.01")],
+    )
+
+    bad = import_records(kind="claims", path=path, write_path="fast")
+
+    assert (bad.written, bad.error_lines()) == (
+        False,
+        ["row 3: fund_paid: must not be more than total_amount"],
+    )
+    assert "load" not in bad.seconds
+    assert ClaimLine.objects.get(claim_id="YB0001").fund_paid == D("80.00")
+
+
+@pytest.mark.postgres
+def test_cells_the_database_reads_differently_give_the_same_rows_on_both_paths(
+    tmp_path: Path, world: dict
+) -> None:
+    """Cells the row-by-row path normalises (blanks around a value, a lower-case check
+    character, trailing zeros, a blank line) are either loaded in the database with the same
+    result or sent the row-by-row way."""
+    nk = world["nk"]
+    # The first serial whose ID ends in the check character X.
+    x_id = next(
+        rid
+        for serial in range(100)
+        if (rid := make_resident_id("120104", dt.date(1950, 1, 3), serial, "M")).endswith("X")
+    )
+    x_patient = PatientFactory(home_institution=nk, resident_id=x_id)
+    p1 = world["patients"][0]
+    files = {
+        "spaces": [claim_row(p1, " YB0001 ", total_amount=" 10.5", fund_paid="10.50 ")],
+        "lower_x": [claim_row(x_patient, "YB0002", resident_id=x_patient.resident_id.lower())],
+        "zeros": [claim_row(p1, "YB0003", total_amount="0012.300", fund_paid="012.30")],
+        "quoted": [claim_row(p1, 'YB"4', diagnosis_code="E11.9")],
+    }
+    results = {}
+    for write_path in ("fast", "portable"):
+        with transaction.atomic():
+            for name, rows in files.items():
+                path = write_csv(tmp_path / f"{name}.csv", CLAIM_COLUMNS, rows)
+                outcome = import_records(kind="claims", path=path, write_path=write_path)
+                assert (outcome.written, outcome.bad_rows) == (True, ())
+            blank = tmp_path / "blank.csv"
+            blank.write_text(
+                write_csv(tmp_path / "b.csv", CLAIM_COLUMNS, [claim_row(p1, "YB0005")])
+                .read_text()
+                .replace("\n", "\n\n", 1),
+                encoding="utf-8",
+            )
+            outcome = import_records(kind="claims", path=blank, write_path=write_path)
+            assert (outcome.written, outcome.imported) == (True, 1)
+            results[write_path] = claims_snapshot()
+            transaction.set_rollback(True)
+
+    assert results["fast"] == results["portable"]
+    assert [row[0] for row in results["fast"]] == ['YB"4', "YB0001", "YB0002", "YB0003", "YB0005"]
+    assert results["fast"][3][6:8] == (D("12.30"), D("12.30"))
