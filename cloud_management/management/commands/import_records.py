@@ -4,6 +4,7 @@ from argparse import ArgumentParser
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -38,6 +39,13 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # What this command prints is read by other systems: CONTRACTS §2 fixes its lines
+        # ("imported N KIND", "row 7: resident_id: checksum does not verify") in English, so
+        # they do not follow the site's language.
+        with translation.override("en"):
+            self._import(options)
+
+    def _import(self, options: dict[str, Any]) -> None:
         kind: str = options["kind"]
         try:
             outcome = import_records(kind=kind, path=options["file"], partial=options["partial"])
