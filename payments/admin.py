@@ -101,7 +101,7 @@ class _ReadOnlyScopedAdmin(ScopedModelAdmin):
 # --- Schemes and their retention tiers -------------------------------------------------------
 
 
-class QualityTierForm(forms.ModelForm):  # type: ignore[type-arg]
+class QualityTierForm(forms.ModelForm):
     class Meta:
         model = QualityTier
         fields = ("min_score", "retention_ratio")
@@ -119,7 +119,7 @@ class QualityTierForm(forms.ModelForm):  # type: ignore[type-arg]
         return ratio
 
 
-class QualityTierFormSet(BaseInlineFormSet):  # type: ignore[type-arg]
+class QualityTierFormSet(BaseInlineFormSet):
     """The tiers a scheme keeps after the save: no threshold twice, so no two tiers overlap
     (each runs from its threshold up to the next one, CONTRACTS §4)."""
 
@@ -153,7 +153,7 @@ class QualityTierFormSet(BaseInlineFormSet):  # type: ignore[type-arg]
         super().clean()
 
 
-class QualityTierInline(admin.TabularInline):  # type: ignore[type-arg]
+class QualityTierInline(admin.TabularInline):
     model = QualityTier
     form = QualityTierForm
     formset = QualityTierFormSet

@@ -69,16 +69,19 @@ class SchemeKind(ImportKind):
         "annual_rate",
         "diagnosis_prefixes",
         "categories",
+        "created_at",
         "updated_at",
     )
     natural_key = ("code",)
     key_columns = ("code",)
 
+    @property
+    def update_fields(self) -> tuple[str, ...]:
+        return tuple(f for f in super().update_fields if f != "created_at")
+
     def prepare(self, rows: Sequence[Row]) -> None:
-        now = timezone.now()
-        self.now = now
-        # Per import, not per class: the timestamp of this import.
-        self.insert_only = {"created_at": now}
+        # The timestamp of this import: created_at of new schemes, updated_at of all.
+        self.now = timezone.now()
         self.existing_codes = set(Scheme.objects.values_list("code", flat=True))
         self.kinds = Scheme.Kind.values
         self.categories = ClaimLine.Category.values
@@ -98,6 +101,7 @@ class SchemeKind(ImportKind):
             "annual_rate": row.decimal("annual_rate", max_digits=max_digits, decimal_places=places),
             "diagnosis_prefixes": self._prefixes(row),
             "categories": self._categories(row),
+            "created_at": self.now,
             "updated_at": self.now,
         }
 
@@ -201,21 +205,20 @@ class ClaimKind(ImportKind):
         "fund_paid",
         "source",
         "source_ref",
+        "created_at",
         "updated_at",
     )
     natural_key = ("claim_id",)
     key_columns = ("claim_id",)
     # Written for a new line only (see update_fields).
-    _ORIGIN: ClassVar[tuple[str, ...]] = ("source", "source_ref")
+    _INSERT_ONLY_FIELDS: ClassVar[tuple[str, ...]] = ("source", "source_ref", "created_at")
 
     @property
     def update_fields(self) -> tuple[str, ...]:
-        return tuple(f for f in super().update_fields if f not in self._ORIGIN)
+        return tuple(f for f in super().update_fields if f not in self._INSERT_ONLY_FIELDS)
 
     def prepare(self, rows: Sequence[Row]) -> None:
-        now = timezone.now()
-        self.now = now
-        self.insert_only = {"created_at": now}
+        self.now = timezone.now()
         self.patients = patient_ids(rows)
         self.institutions = institution_ids()
         self.categories = ClaimLine.Category.values
@@ -261,6 +264,7 @@ class ClaimKind(ImportKind):
             "fund_paid": fund_paid,
             "source": source,
             "source_ref": source_ref,
+            "created_at": self.now,
             "updated_at": self.now,
         }
 
