@@ -35,6 +35,12 @@ def _block_internet(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
+def chinese_default(settings):
+    """The product's default language (tests run in English; see tests/settings.py)."""
+    settings.LANGUAGE_CODE = "zh-hans"
+
+
+@pytest.fixture
 def home_institution(db):
     return InstitutionFactory(
         code="NK001", name="南开区长江道社区卫生服务中心", district=district("120104")

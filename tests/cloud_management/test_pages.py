@@ -56,7 +56,9 @@ def other_patient(home_institution):
 
 
 @pytest.mark.django_db
-def test_anonymous_home_explains_the_platform_and_offers_login(client: Client) -> None:
+def test_anonymous_home_explains_the_platform_and_offers_login(
+    client: Client, chinese_default: None
+) -> None:
     response = client.get("/")
 
     assert response.status_code == 200
@@ -416,7 +418,7 @@ def test_404_uses_the_base_layout(client: Client) -> None:
     assert 'href="/"' in response.content.decode()
 
 
-def test_500_page_renders_without_a_request() -> None:
+def test_500_page_renders_without_a_request(chinese_default: None) -> None:
     content = loader.get_template("500.html").render({})
 
     assert '<html lang="zh-hans">' in content
@@ -425,7 +427,9 @@ def test_500_page_renders_without_a_request() -> None:
 
 
 @pytest.mark.django_db
-def test_an_expired_form_explains_itself_instead_of_djangos_english_page(patient) -> None:
+def test_an_expired_form_explains_itself_instead_of_djangos_english_page(
+    patient, chinese_default: None
+) -> None:
     client = Client(enforce_csrf_checks=True)
 
     response = client.post(
@@ -440,7 +444,7 @@ def test_an_expired_form_explains_itself_instead_of_djangos_english_page(patient
 
 
 @pytest.mark.django_db
-def test_403_uses_the_base_layout(rf, patient) -> None:
+def test_403_uses_the_base_layout(rf, patient, chinese_default: None) -> None:
     content = loader.get_template("403.html").render({}, rf.get("/"))
 
     assert 'href="/"' in content

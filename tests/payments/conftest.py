@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 
 from cloud_management.models import DiabetesEnrollment
+from payments import registry
 from payments.formulas import (
     MANAGED_POPULATION_MIN_DAYS,
     IndicatorFigures,
@@ -62,6 +63,16 @@ class StubQualityProvider:
                 baseline_controlled=min(baseline, population),
             )
         return result
+
+
+@pytest.fixture
+def no_quality_provider():
+    """No quality provider registered (chronic_care registers the real one in ready())."""
+    previous = registry._quality.swap(None, None)
+    try:
+        yield
+    finally:
+        registry._quality.swap(*previous)
 
 
 @pytest.fixture

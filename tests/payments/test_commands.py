@@ -43,7 +43,7 @@ def test_run_settlement_prints_progress_and_summary(community, quality_provider)
     assert run.inputs_digest in lines[-1]
 
 
-def test_run_settlement_exits_1_when_the_run_fails(community):
+def test_run_settlement_exits_1_when_the_run_fails(community, no_quality_provider):
     with pytest.raises(CommandError) as error:
         _call("run_settlement", "--scheme", "DM2024", "--period", "2024")
 

@@ -104,8 +104,8 @@ def test_quality_assessment_copies_the_figures(community, quality_provider):
     assert (assessment.htr_numerator, assessment.htr_value) == (0, D("0.0000"))
     assert (assessment.gci_numerator, assessment.gci_value) == (1, D("0.5000"))
     assert assessment.score == D("80.00")
-    # Asked once per step of the run, for the year and institutions of that step.
-    assert quality_provider.calls == [(2024, [community["a"].pk]), (2024, [community["c"].pk])]
+    # Asked once, for the year and every institution of the run (gathered in one pass).
+    assert quality_provider.calls == [(2024, [community["a"].pk, community["c"].pk])]
     assert run.parameters["tiers"] == [
         {"min_score": "90.00", "retention_ratio": "1.00"},
         {"min_score": "80.00", "retention_ratio": "0.80"},
@@ -290,7 +290,7 @@ def test_failed_run_changes_no_earlier_result(community, quality_provider):
     assert selectors.get_latest_finished_run(scheme=community["scheme"], period="2024") == first
 
 
-def test_final_run_without_quality_provider_fails_clearly(community):
+def test_final_run_without_quality_provider_fails_clearly(community, no_quality_provider):
     run = run_settlement(scheme=community["scheme"], period="2024")
 
     assert run.status == Status.FAILED

@@ -75,7 +75,7 @@ def test_repeated_child_changes_nothing(community, django_capture_on_commit_call
     assert list(SettlementLine.objects.filter(run=run).values()) == before
 
 
-def test_parent_marks_the_run_failed_on_bad_input(community):
+def test_parent_marks_the_run_failed_on_bad_input(community, no_quality_provider):
     # A final run without a quality provider cannot begin.
     run, _ = request_settlement_run(scheme=community["scheme"], period="2024")
 
