@@ -7,3 +7,54 @@ class CloudServicesConfig(AppConfig):
 
     name = "cloud_services"
     verbose_name = _("Cloud services")
+
+    def ready(self) -> None:
+        from cloud_management.patient_pages import register_patient_link
+
+        register_scope_rules()
+        register_patient_link(
+            key="cloud_services.bookings",
+            label=_("Home services"),
+            url_name="cloud_services:my_bookings",
+            description=_("Book a nurse's home visit, such as a blood draw, and follow it."),
+        )
+
+
+def register_scope_rules() -> None:
+    """How the home-service rows are scoped (cloud_management.access): a slot, a booking and
+    its visit events are the slot's institution's, its district regulator's and the booking
+    patient's. Idempotent: the rules are plain paths, equal when ``ready()`` runs twice."""
+    from cloud_management.access import ScopeRule, register_scope_rule
+    from cloud_services.models import (
+        Booking,
+        FirstVisitAssessment,
+        ServiceSlot,
+        SlotTemplate,
+        VisitEvent,
+    )
+
+    by_institution = ScopeRule(district="institution__district_id", institution="institution_id")
+    register_scope_rule(ServiceSlot, by_institution)
+    register_scope_rule(SlotTemplate, by_institution)
+    register_scope_rule(
+        FirstVisitAssessment,
+        ScopeRule(
+            district="institution__district_id", institution="institution_id", patient="patient_id"
+        ),
+    )
+    register_scope_rule(
+        Booking,
+        ScopeRule(
+            district="slot__institution__district_id",
+            institution="slot__institution_id",
+            patient="patient_id",
+        ),
+    )
+    register_scope_rule(
+        VisitEvent,
+        ScopeRule(
+            district="booking__slot__institution__district_id",
+            institution="booking__slot__institution_id",
+            patient="booking__patient_id",
+        ),
+    )

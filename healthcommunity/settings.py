@@ -199,9 +199,18 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*/10"),  # every 10 minutes
         "options": {"expires": 9 * 60},
     },
+    "text-home-service-results-ready": {
+        "task": "cloud_services.tasks.notify_results_ready_task",
+        "schedule": crontab(minute="*/5"),  # every 5 minutes
+        "options": {"expires": 4 * 60},
+    },
 }
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
+
+# --- SMS to patients (cloud_services.sms): console by default; see docs/operations.md ---------
+SMS_BACKEND = os.environ.get("SMS_BACKEND", "cloud_services.sms.console.SmsBackend")
+SMS_FILE_PATH = os.environ.get("SMS_FILE_PATH", str(BASE_DIR / "var" / "sms"))
 
 # --- Cache: Redis when REDIS_URL is set (shared by web and worker), else in-process ----------
 CACHES = {

@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/v1/registry/", include("cloud_management.api.urls")),
     path("api/v1/payments/", include("payments.api.urls")),
     path("api/v1/exams/", include("cloud_exams.api.urls")),
+    path("api/v1/services/", include("cloud_services.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
@@ -21,6 +22,7 @@ urlpatterns = [
     path("dashboards/quality/", include("chronic_care.quality_urls")),
     path("care/", include("chronic_care.urls")),
     path("dashboards/", include("cloud_management.dashboard_urls")),
+    path("services/", include("cloud_services.urls")),
     path("", include("cloud_exams.urls")),
     path("", include("cloud_management.urls")),
 ]

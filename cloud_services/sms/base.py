@@ -1,0 +1,26 @@
+"""The backend interface every SMS backend implements."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class SmsMessage:
+    """One text message to one mobile number."""
+
+    phone: str
+    text: str
+
+
+class BaseSmsBackend:
+    """Subclasses implement :meth:`send_messages`. ``fail_silently`` follows Django's email
+    backends: when true, a gateway error is logged by the backend and not raised."""
+
+    def __init__(self, *, fail_silently: bool = False, **kwargs: Any) -> None:
+        self.fail_silently = fail_silently
+
+    def send_messages(self, messages: Sequence[SmsMessage]) -> int:
+        raise NotImplementedError("An SMS backend must implement send_messages().")
