@@ -7,3 +7,15 @@ class CloudPharmacyConfig(AppConfig):
 
     name = "cloud_pharmacy"
     verbose_name = _("Cloud pharmacy")
+
+    def ready(self) -> None:
+        from cloud_management.patient_pages import register_patient_link
+        from cloud_pharmacy.scoping import register_scope_rules
+
+        register_scope_rules()
+        register_patient_link(
+            key="cloud_pharmacy.prescriptions",
+            label=_("My prescriptions"),
+            url_name="cloud_pharmacy:my_prescriptions",
+            description=_("Your prescriptions, the pharmacist's review and where to collect them."),
+        )
