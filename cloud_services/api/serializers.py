@@ -12,7 +12,7 @@ from cloud_services.models import Booking, ServiceItem, ServiceSlot
 
 class ServiceItemOutputSerializer(serializers.ModelSerializer[ServiceItem]):
     requires_specimen = serializers.BooleanField(read_only=True)
-    exam_items = serializers.SlugRelatedField(many=True, read_only=True, slug_field="code")
+    exam_items = serializers.SerializerMethodField()
 
     class Meta:
         model = ServiceItem
@@ -28,6 +28,10 @@ class ServiceItemOutputSerializer(serializers.ModelSerializer[ServiceItem]):
             "eligibility",
             "exam_items",
         ]
+
+    def get_exam_items(self, obj: ServiceItem) -> list[str]:
+        """The codes of the exam items a collected specimen is tested for."""
+        return sorted(item.code for item in obj.exam_items.all())
 
 
 class ServiceSlotOutputSerializer(serializers.ModelSerializer[ServiceSlot]):

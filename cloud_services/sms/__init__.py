@@ -24,7 +24,7 @@ outbox: list[SmsMessage] = []
 
 def get_backend(backend: str | None = None, **kwargs: Any) -> BaseSmsBackend:
     """An instance of the configured backend (or of ``backend``, a dotted path)."""
-    path = backend or getattr(settings, "SMS_BACKEND", DEFAULT_BACKEND)
+    path = backend or str(getattr(settings, "SMS_BACKEND", DEFAULT_BACKEND))
     backend_class = import_string(path)
     return backend_class(**kwargs)
 
