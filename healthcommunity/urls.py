@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/v1/payments/", include("payments.api.urls")),
     path("api/v1/exams/", include("cloud_exams.api.urls")),
     path("api/v1/services/", include("cloud_services.api.urls")),
+    path("api/v1/pharmacy/", include("cloud_pharmacy.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
@@ -24,6 +25,7 @@ urlpatterns = [
     path("dashboards/", include("cloud_management.dashboard_urls")),
     path("services/", include("cloud_services.urls")),
     path("", include("cloud_exams.urls")),
+    path("", include("cloud_pharmacy.urls")),
     path("", include("cloud_management.urls")),
 ]
 urlpatterns += static(settings.STATIC_URL)
