@@ -44,9 +44,7 @@ from cloud_pharmacy.models import (
 
 
 class JustificationActionForm(ActionForm):
-    justification = forms.CharField(
-        label=_("justification"), required=False, max_length=2000
-    )
+    justification = forms.CharField(label=_("justification"), required=False, max_length=2000)
 
 
 def _run(
@@ -367,7 +365,7 @@ class ReviewDecisionAdmin(_ReadOnlyScopedAdmin):
 # --- Stock and dispensing --------------------------------------------------------------------
 
 
-class StockBatchForm(forms.ModelForm):  # type: ignore[type-arg]
+class StockBatchForm(forms.ModelForm):
     class Meta:
         model = StockBatch
         fields = ["institution", "drug", "batch_number", "expires_on", "quantity"]

@@ -112,7 +112,9 @@ class Drug(models.Model):
     pregnancy_risk = models.CharField(
         _("pregnancy risk"), max_length=16, choices=PregnancyRisk.choices, default="none"
     )
-    min_age_years = models.PositiveSmallIntegerField(_("minimum age (years)"), null=True, blank=True)
+    min_age_years = models.PositiveSmallIntegerField(
+        _("minimum age (years)"), null=True, blank=True
+    )
     elderly_caution_age = models.PositiveSmallIntegerField(
         _("caution from age (years)"), null=True, blank=True
     )
@@ -157,7 +159,9 @@ class Contraindication(models.Model):
         _("ICD-10 prefix"), max_length=8, blank=True, validators=[ICD10_PREFIX]
     )
     lab_item_code = models.CharField(_("lab item code"), max_length=20, blank=True)
-    comparator = models.CharField(_("comparator"), max_length=2, choices=Comparator.choices, blank=True)
+    comparator = models.CharField(
+        _("comparator"), max_length=2, choices=Comparator.choices, blank=True
+    )
     limit = models.DecimalField(_("limit"), max_digits=10, decimal_places=2, null=True, blank=True)
     lookback_days = models.PositiveSmallIntegerField(_("lab values from the last days"), default=90)
     severity = models.CharField(_("severity"), max_length=5, choices=Severity.choices)
@@ -256,9 +260,7 @@ class Prescription(models.Model):
     )
     is_pregnant = models.BooleanField(_("pregnant"), default=False)
     is_long = models.BooleanField(_("long prescription"), default=False)
-    extended_reason = models.CharField(
-        _("reason for more than 7 days"), max_length=200, blank=True
-    )
+    extended_reason = models.CharField(_("reason for more than 7 days"), max_length=200, blank=True)
     fulfilment = models.CharField(
         _("fulfilment"), max_length=20, choices=Fulfilment.choices, default="on_site"
     )
@@ -305,8 +307,7 @@ class Prescription(models.Model):
                 name="rx_delivery_has_address",
             ),
             models.CheckConstraint(
-                condition=~Q(fulfilment="on_site")
-                | Q(dispensing_institution=F("institution")),
+                condition=~Q(fulfilment="on_site") | Q(dispensing_institution=F("institution")),
                 name="rx_on_site_same_institution",
             ),
         ]
@@ -469,9 +470,7 @@ class ReviewDecision(models.Model):
 class PrescriptionEvent(models.Model):
     """The circulation timeline the prescriber and the patient follow."""
 
-    prescription = models.ForeignKey(
-        Prescription, on_delete=models.CASCADE, related_name="events"
-    )
+    prescription = models.ForeignKey(Prescription, on_delete=models.CASCADE, related_name="events")
     status = models.CharField(_("status"), max_length=16, choices=Prescription.Status.choices)
     institution = models.ForeignKey(
         Institution, on_delete=models.PROTECT, related_name="+", null=True, blank=True
@@ -536,7 +535,9 @@ class Dispensing(models.Model):
     dispensed_at = models.DateTimeField(_("dispensed at"), default=timezone.now)
     total_amount = models.DecimalField(_("total (CNY)"), max_digits=12, decimal_places=2)
     fund_paid = models.DecimalField(_("paid by the fund (CNY)"), max_digits=12, decimal_places=2)
-    self_paid = models.DecimalField(_("paid by the resident (CNY)"), max_digits=12, decimal_places=2)
+    self_paid = models.DecimalField(
+        _("paid by the resident (CNY)"), max_digits=12, decimal_places=2
+    )
     claim_line = models.ForeignKey(
         ClaimLine, on_delete=models.PROTECT, related_name="+", null=True, blank=True
     )

@@ -148,9 +148,7 @@ def _validate_lines(lines: Sequence[LineInput], *, is_long: bool, extended_reaso
             }
         limit = LONG_DAYS if is_long else (EXTENDED_DAYS if extended_reason else ORDINARY_DAYS)
         if not isinstance(line.days, int) or line.days < 1:
-            errors[f"{key}.days"] = _("Row %(row)s: the days must be at least 1.") % {
-                "row": number
-            }
+            errors[f"{key}.days"] = _("Row %(row)s: the days must be at least 1.") % {"row": number}
         elif line.days > limit:
             if is_long:
                 message = _("Row %(row)s: a long prescription covers at most %(limit)s days.")
@@ -217,7 +215,10 @@ def write_prescription(
         raise ValidationError(errors)
     reason = extended_reason.strip()
     _validate_lines(lines, is_long=is_long, extended_reason=reason)
-    assert dispensing_institution is not None
+    if dispensing_institution is None:  # every branch above either set it or raised
+        raise ValidationError(
+            {"dispensing_institution": _("Choose the institution that dispenses.")}
+        )
     prescription = Prescription.objects.create(
         patient=patient,
         institution=institution,
@@ -388,7 +389,9 @@ def approve_prescription(
 
 
 @transaction.atomic
-def reject_prescription(*, user: Any, prescription: Prescription, justification: str) -> Prescription:
+def reject_prescription(
+    *, user: Any, prescription: Prescription, justification: str
+) -> Prescription:
     """A pharmacist rejects, with a reason for the doctor."""
     prescription = _locked(prescription)
     _require_pharmacist(user, prescription)
@@ -584,8 +587,10 @@ def _add_stock(
     )
     if batch.expires_on != expires_on:
         raise ValidationError(
-            {"expires_on": _("Batch %(batch)s is recorded with another expiry date.")
-             % {"batch": batch.batch_number}}
+            {
+                "expires_on": _("Batch %(batch)s is recorded with another expiry date.")
+                % {"batch": batch.batch_number}
+            }
         )
     batch.quantity += quantity
     batch.save(update_fields=["quantity"])
@@ -619,7 +624,8 @@ def request_replenishment(
         errors["lines"] = _("Each drug appears once on an order.")
     if errors:
         raise ValidationError(errors)
-    assert supplier is not None
+    if supplier is None:  # reported above; keeps the type checker informed
+        raise ValidationError({"supplier": _("No central cloud pharmacy is configured.")})
     order = ReplenishmentOrder.objects.create(
         institution=institution, supplier=supplier, requested_by=user
     )
@@ -634,7 +640,9 @@ def ship_replenishment(*, user: Any, order: ReplenishmentOrder) -> Replenishment
     """The central pharmacy ships an order from its own stock, first expiring first out; a
     line it cannot fill in full ships what there is."""
     order = ReplenishmentOrder.objects.select_for_update().get(pk=order.pk)
-    _require(user, order.supplier_id, PHARMACISTS, _("Only the central pharmacy's pharmacists ship."))
+    _require(
+        user, order.supplier_id, PHARMACISTS, _("Only the central pharmacy's pharmacists ship.")
+    )
     if order.status != ReplenishmentOrder.Status.REQUESTED:
         raise PrescriptionStateConflict(_("The order has already been shipped."))
     today = timezone.localdate()

@@ -18,6 +18,4 @@ def my_prescriptions(request: HttpRequest) -> HttpResponse:
     if scope.patient_id is None:
         raise Http404
     prescriptions = selectors.patient_prescriptions(patient_id=scope.patient_id)
-    return render(
-        request, "cloud_pharmacy/my_prescriptions.html", {"prescriptions": prescriptions}
-    )
+    return render(request, "cloud_pharmacy/my_prescriptions.html", {"prescriptions": prescriptions})

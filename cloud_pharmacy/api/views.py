@@ -106,7 +106,9 @@ class PrescriptionViewSet(
                 values["dispensing_institution"],
                 "dispensing_institution",
             )
-        drugs = {d.code: d for d in Drug.objects.filter(code__in=[x["drug"] for x in values["lines"]])}
+        drugs = {
+            d.code: d for d in Drug.objects.filter(code__in=[x["drug"] for x in values["lines"]])
+        }
         lines = []
         for number, row in enumerate(values["lines"], start=1):
             found = drugs.get(row["drug"])

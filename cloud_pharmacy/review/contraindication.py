@@ -11,7 +11,9 @@ from django.utils.translation import gettext_noop
 from cloud_pharmacy.review.snapshot import Finding, PrescriptionSnapshot, plain
 
 RULE = "contraindication"
-DIAGNOSIS_MESSAGE = gettext_noop("%(drug)s is contraindicated with diagnosis %(diagnosis)s: %(note)s")
+DIAGNOSIS_MESSAGE = gettext_noop(
+    "%(drug)s is contraindicated with diagnosis %(diagnosis)s: %(note)s"
+)
 LAB_MESSAGE = gettext_noop(
     "%(drug)s: latest %(item)s %(value)s on %(date)s is %(comparison)s %(limit)s: %(note)s"
 )
@@ -35,7 +37,11 @@ def check(snapshot: PrescriptionSnapshot) -> list[Finding]:
                             code="COND",
                             severity=limit.severity,
                             message=DIAGNOSIS_MESSAGE,
-                            params={"drug": line.drug.name, "diagnosis": diagnosis, "note": limit.note},
+                            params={
+                                "drug": line.drug.name,
+                                "diagnosis": diagnosis,
+                                "note": limit.note,
+                            },
                             line_index=line.index,
                         )
                     )

@@ -76,7 +76,8 @@ def drug_facts(drugs: Iterable[Drug]) -> dict[int, DrugFacts]:
         if row.kind == Contraindication.Kind.DIAGNOSIS:
             diagnosis[row.drug_id].append(DiagnosisLimit(row.icd10_prefix, row.severity, row.note))
         else:
-            assert row.limit is not None  # the kind constraint guarantees it
+            if row.limit is None:  # the kind constraint forbids it; skip rather than guess
+                continue
             labs[row.drug_id].append(
                 LabLimit(
                     row.lab_item_code,
@@ -108,9 +109,7 @@ def drug_facts(drugs: Iterable[Drug]) -> dict[int, DrugFacts]:
     }
 
 
-def latest_labs(
-    *, patient_id: int, facts: Iterable[DrugFacts], on: dt.date
-) -> dict[str, LabValue]:
+def latest_labs(*, patient_id: int, facts: Iterable[DrugFacts], on: dt.date) -> dict[str, LabValue]:
     """The latest verified value of each lab item the drugs' limits name, within the longest
     look-back (one query; each rule checks its own look-back)."""
     limits = [limit for drug in facts for limit in drug.lab_limits]
@@ -198,7 +197,8 @@ def snapshot_of(prescription: object) -> PrescriptionSnapshot:
     """The snapshot of a saved prescription."""
     from cloud_pharmacy.models import Prescription
 
-    assert isinstance(prescription, Prescription)
+    if not isinstance(prescription, Prescription):
+        raise TypeError("snapshot_of() takes a Prescription.")
     lines = list(prescription.lines.select_related("drug").order_by("id"))
     return build_snapshot(
         patient=prescription.patient,

@@ -28,7 +28,11 @@ def check(snapshot: PrescriptionSnapshot) -> list[Finding]:
                 code="DRG",
                 severity=facts.severity,
                 message=MESSAGE,
-                params={"first": first.drug.name, "second": second.drug.name, "effect": facts.effect},
+                params={
+                    "first": first.drug.name,
+                    "second": second.drug.name,
+                    "effect": facts.effect,
+                },
                 line_index=second.index,
             )
         )

@@ -18,11 +18,13 @@ NOT_ENROLLED = gettext_noop(
     "A long prescription needs an active chronic-disease enrolment; the patient has none."
 )
 NOT_CONTROLLED = gettext_noop(
-    "A long prescription needs a controlled condition at the latest follow-up (latest: %(outcome)s)."
+    "A long prescription needs a controlled condition at the latest follow-up "
+    "(latest: %(outcome)s)."
 )
 NO_FOLLOW_UP = gettext_noop("A long prescription needs a follow-up showing a controlled condition.")
 RESTRICTED = gettext_noop(
-    "%(drug)s is a controlled, toxic or antimicrobial drug: at most %(limit)s days (%(days)s given)."
+    "%(drug)s is a controlled, toxic or antimicrobial drug: at most %(limit)s days "
+    "(%(days)s given)."
 )
 NO_REASON = gettext_noop(
     "%(drug)s is prescribed for %(days)s days; more than %(limit)s days needs a recorded reason."
@@ -39,8 +41,13 @@ def check(snapshot: PrescriptionSnapshot) -> list[Finding]:
             findings.append(Finding(RULE, "DOSEDURH", "block", NO_FOLLOW_UP, {}))
         elif eligibility.latest_outcome != "controlled":
             findings.append(
-                Finding(RULE, "DOSEDURH", "block", NOT_CONTROLLED,
-                        {"outcome": eligibility.latest_outcome})
+                Finding(
+                    RULE,
+                    "DOSEDURH",
+                    "block",
+                    NOT_CONTROLLED,
+                    {"outcome": eligibility.latest_outcome},
+                )
             )
     for line in snapshot.lines:
         if line.days <= ORDINARY_DAYS:

@@ -31,8 +31,12 @@ def check(snapshot: PrescriptionSnapshot) -> list[Finding]:
         needed = units_needed(line)
         # A pen or a whole unit is indivisible: a week's margin is allowed above the need.
         weekly = max(1, math.ceil(line.dose * line.per_day * 7 / line.drug.strength))
-        params = {"drug": line.drug.name, "quantity": line.quantity, "days": line.days,
-                  "needed": needed}
+        params = {
+            "drug": line.drug.name,
+            "quantity": line.quantity,
+            "days": line.days,
+            "needed": needed,
+        }
         if line.quantity < needed:
             findings.append(Finding(RULE, "DOSEDUR", "warn", SHORT, params, line.index))
         elif line.quantity > needed + weekly:

@@ -8,7 +8,12 @@ import pytest
 from django.utils import timezone
 
 from cloud_management.models import Institution, Patient
-from tests.factories.cloud_management import InstitutionFactory, PatientFactory, UserFactory, district
+from tests.factories.cloud_management import (
+    InstitutionFactory,
+    PatientFactory,
+    UserFactory,
+    district,
+)
 from tests.factories.cloud_pharmacy import StockBatchFactory, drug, pharmacist, prescriber
 
 COMMON = ("MET500", "AML5", "ATO20", "GLM2", "NIF30", "CLA250", "TAC1", "WAR25", "ASA100")

@@ -5,9 +5,15 @@ from decimal import Decimal
 
 from cloud_pharmacy.models import Drug, PrescriptionLine
 from cloud_pharmacy.review.engine import drug_facts, interactions_among
-from cloud_pharmacy.review.snapshot import LabValue, LineFacts, LongEligibility, PrescriptionSnapshot
+from cloud_pharmacy.review.snapshot import (
+    LabValue,
+    LineFacts,
+    LongEligibility,
+    PrescriptionSnapshot,
+)
 
 WRITTEN_ON = dt.date(2026, 11, 30)
+NOT_ELIGIBLE = LongEligibility(False, None)
 
 
 def snapshot(
@@ -18,7 +24,7 @@ def snapshot(
     labs: dict[str, tuple[str, dt.date]] | None = None,
     is_long: bool = False,
     extended_reason: str = "",
-    eligibility: LongEligibility = LongEligibility(False, None),
+    eligibility: LongEligibility = NOT_ELIGIBLE,
 ) -> PrescriptionSnapshot:
     """``lines`` are ``(drug code, dose, frequency, days, quantity)``."""
     drugs = {d.code: d for d in Drug.objects.filter(code__in=[row[0] for row in lines])}

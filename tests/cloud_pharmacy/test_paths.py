@@ -71,7 +71,9 @@ def test_the_admin_actions_cannot_dispense_a_blocked_prescription(
 
     for action in ("approve", "dispense"):
         response = client.post(
-            url, {"action": action, "_selected_action": [blocked.pk], "justification": ""}, follow=True
+            url,
+            {"action": action, "_selected_action": [blocked.pk], "justification": ""},
+            follow=True,
         )
         assert response.status_code == 200
 
@@ -112,33 +114,69 @@ def test_a_doctor_writes_through_the_api_and_the_pharmacist_approves_and_dispens
         "institution": home_institution.code,
         "diagnosis_codes": ["E11.9"],
         "lines": [
-            {"drug": "GLM2", "dose": "2", "frequency": "qd", "route": "oral", "days": 7, "quantity": 7},
-            {"drug": "MET500", "dose": "500", "frequency": "tid", "route": "oral", "days": 7, "quantity": 21},
+            {
+                "drug": "GLM2",
+                "dose": "2",
+                "frequency": "qd",
+                "route": "oral",
+                "days": 7,
+                "quantity": 7,
+            },
+            {
+                "drug": "MET500",
+                "dose": "500",
+                "frequency": "tid",
+                "route": "oral",
+                "days": 7,
+                "quantity": 21,
+            },
         ],
     }
 
-    written = client_for(prescribing_doctor).post("/api/v1/pharmacy/prescriptions/", payload, format="json")
+    written = client_for(prescribing_doctor).post(
+        "/api/v1/pharmacy/prescriptions/", payload, format="json"
+    )
     assert written.status_code == 201, written.content
     rx_id = written.json()["id"]
     assert written.json()["status"] == "pending_review"
     pharmacist_client = client_for(home_pharmacist)
-    assert pharmacist_client.post(f"/api/v1/pharmacy/prescriptions/{rx_id}/approve/", {}).status_code == 200
+    assert (
+        pharmacist_client.post(f"/api/v1/pharmacy/prescriptions/{rx_id}/approve/", {}).status_code
+        == 200
+    )
     dispensed = pharmacist_client.post(f"/api/v1/pharmacy/prescriptions/{rx_id}/dispense/", {})
 
     assert dispensed.status_code == 200
     assert dispensed.json()["status"] == "dispensed"
-    assert [e["status"] for e in dispensed.json()["events"]] == ["pending_review", "approved", "dispensed"]
+    assert [e["status"] for e in dispensed.json()["events"]] == [
+        "pending_review",
+        "approved",
+        "dispensed",
+    ]
 
 
-def test_an_api_line_with_an_unknown_drug_names_the_row(prescribing_doctor, resident, home_institution):
+def test_an_api_line_with_an_unknown_drug_names_the_row(
+    prescribing_doctor, resident, home_institution
+):
     payload = {
         "patient": resident.pk,
         "institution": home_institution.code,
         "diagnosis_codes": ["E11.9"],
-        "lines": [{"drug": "NOPE", "dose": "1", "frequency": "qd", "route": "oral", "days": 7, "quantity": 7}],
+        "lines": [
+            {
+                "drug": "NOPE",
+                "dose": "1",
+                "frequency": "qd",
+                "route": "oral",
+                "days": 7,
+                "quantity": 7,
+            }
+        ],
     }
 
-    response = client_for(prescribing_doctor).post("/api/v1/pharmacy/prescriptions/", payload, format="json")
+    response = client_for(prescribing_doctor).post(
+        "/api/v1/pharmacy/prescriptions/", payload, format="json"
+    )
 
     assert response.status_code == 400
     assert "lines[1].drug" in response.json()
@@ -157,7 +195,9 @@ def test_an_override_through_the_api_is_audited(
     )
     finding = rx.findings.get()
 
-    missing = client_for(home_pharmacist).post(f"/api/v1/pharmacy/findings/{finding.pk}/override/", {})
+    missing = client_for(home_pharmacist).post(
+        f"/api/v1/pharmacy/findings/{finding.pk}/override/", {}
+    )
     done = client_for(home_pharmacist).post(
         f"/api/v1/pharmacy/findings/{finding.pk}/override/", {"justification": "支架术后双联抗栓"}
     )
@@ -173,11 +213,23 @@ def test_another_institutions_staff_get_404_and_empty_lists(
 ):
     other_doctor_client = client_for(other_pharmacist)
 
-    assert other_doctor_client.get(f"/api/v1/pharmacy/prescriptions/{blocked.pk}/").status_code == 404
-    assert other_doctor_client.post(f"/api/v1/pharmacy/prescriptions/{blocked.pk}/reject/", {"justification": "x"}).status_code == 404
+    assert (
+        other_doctor_client.get(f"/api/v1/pharmacy/prescriptions/{blocked.pk}/").status_code == 404
+    )
+    assert (
+        other_doctor_client.post(
+            f"/api/v1/pharmacy/prescriptions/{blocked.pk}/reject/", {"justification": "x"}
+        ).status_code
+        == 404
+    )
     assert other_doctor_client.get("/api/v1/pharmacy/prescriptions/").json()["count"] == 0
     assert other_doctor_client.get("/api/v1/pharmacy/stock/").json()["count"] == 0
-    assert other_doctor_client.get(f"/api/v1/pharmacy/findings/{blocked.findings.get().pk}/").status_code == 404
+    assert (
+        other_doctor_client.get(
+            f"/api/v1/pharmacy/findings/{blocked.findings.get().pk}/"
+        ).status_code
+        == 404
+    )
 
 
 def test_the_dispensing_institution_sees_a_circulated_prescription(
@@ -233,14 +285,20 @@ def test_admin_lists_are_scoped_and_another_scopes_row_is_404(
 ):
     client.force_login(home_pharmacist)
     assert client.get(reverse("admin:cloud_pharmacy_prescription_changelist")).status_code == 200
-    assert client.get(
-        reverse("admin:cloud_pharmacy_prescription_change", args=[blocked.pk])
-    ).status_code == 200
+    assert (
+        client.get(
+            reverse("admin:cloud_pharmacy_prescription_change", args=[blocked.pk])
+        ).status_code
+        == 200
+    )
 
     client.force_login(other_pharmacist)
-    assert client.get(
-        reverse("admin:cloud_pharmacy_prescription_change", args=[blocked.pk])
-    ).status_code == 404
+    assert (
+        client.get(
+            reverse("admin:cloud_pharmacy_prescription_change", args=[blocked.pk])
+        ).status_code
+        == 404
+    )
 
 
 def test_a_pharmacist_receives_stock_in_the_admin(home_pharmacist, home_institution, client):
@@ -263,7 +321,9 @@ def test_a_pharmacist_receives_stock_in_the_admin(home_pharmacist, home_institut
 
 def test_the_expiry_task_counts_batches_expiring_soon(home_institution):
     StockBatchFactory(
-        institution=home_institution, quantity=3, expires_on=timezone.localdate() + dt.timedelta(days=10)
+        institution=home_institution,
+        quantity=3,
+        expires_on=timezone.localdate() + dt.timedelta(days=10),
     )
     StockBatchFactory(institution=home_institution, quantity=3)
 

@@ -63,8 +63,12 @@ def test_amlodipine_and_nifedipine_are_duplicate_dihydropyridines():
 
 
 def test_gliclazide_and_glimepiride_are_duplicate_sulfonylureas_but_metformin_with_one_is_not():
-    assert len(duplicate.check(snapshot(("GLZ30", "60", "qd", 7, 14), ("GLM2", "2", "qd", 7, 7)))) == 1
-    assert duplicate.check(snapshot(("MET500", "500", "bid", 7, 14), ("GLM2", "2", "qd", 7, 7))) == []
+    assert (
+        len(duplicate.check(snapshot(("GLZ30", "60", "qd", 7, 14), ("GLM2", "2", "qd", 7, 7)))) == 1
+    )
+    assert (
+        duplicate.check(snapshot(("MET500", "500", "bid", 7, 14), ("GLM2", "2", "qd", 7, 7))) == []
+    )
 
 
 @pytest.mark.parametrize(
@@ -99,7 +103,10 @@ def test_interaction_pairs_from_the_table(first, second, severity):
 
 
 def test_no_interaction_between_metformin_and_amlodipine():
-    assert interaction.check(snapshot(("MET500", "500", "bid", 7, 14), ("AML5", "5", "qd", 7, 7))) == []
+    assert (
+        interaction.check(snapshot(("MET500", "500", "bid", 7, 14), ("AML5", "5", "qd", 7, 7)))
+        == []
+    )
 
 
 def test_metformin_with_egfr_below_30_is_blocked_between_30_and_45_warned():
@@ -124,18 +131,26 @@ def test_a_lab_value_older_than_the_look_back_is_ignored():
 
 
 def test_sulfonylurea_with_type_1_diabetes_and_acarbose_with_bowel_obstruction_are_blocked():
-    assert summary(contraindication.check(snapshot(("GLM2", "2", "qd", 7, 7), diagnoses=("E10.9",)))) == [
-        ("contraindication", "COND", "block")
-    ]
     assert summary(
-        contraindication.check(snapshot(("ACA50", "50", "tid", 7, 21), diagnoses=("E11.9", "K56.6")))
+        contraindication.check(snapshot(("GLM2", "2", "qd", 7, 7), diagnoses=("E10.9",)))
+    ) == [("contraindication", "COND", "block")]
+    assert summary(
+        contraindication.check(
+            snapshot(("ACA50", "50", "tid", 7, 21), diagnoses=("E11.9", "K56.6"))
+        )
     ) == [("contraindication", "COND", "block")]
 
 
 def test_aspirin_with_a_gastric_ulcer_is_a_warning():
-    [finding] = contraindication.check(snapshot(("ASA100", "100", "qd", 7, 7), diagnoses=("K25.7",)))
+    [finding] = contraindication.check(
+        snapshot(("ASA100", "100", "qd", 7, 7), diagnoses=("K25.7",))
+    )
 
-    assert (finding.code, finding.severity, finding.params["diagnosis"]) == ("COND", "warn", "K25.7")
+    assert (finding.code, finding.severity, finding.params["diagnosis"]) == (
+        "COND",
+        "warn",
+        "K25.7",
+    )
 
 
 def test_levofloxacin_for_a_child_is_blocked_and_glimepiride_at_80_warned():
@@ -208,9 +223,9 @@ def test_long_prescription_needs_enrolment_and_a_controlled_latest_follow_up():
         "block",
         {"outcome": "uncontrolled"},
     )
-    assert summary(long_prescription.check(snapshot(line, is_long=True, eligibility=not_enrolled))) == [
-        ("long_prescription", "DOSEDURH", "block")
-    ]
+    assert summary(
+        long_prescription.check(snapshot(line, is_long=True, eligibility=not_enrolled))
+    ) == [("long_prescription", "DOSEDURH", "block")]
 
 
 def test_antimicrobial_and_controlled_drugs_never_go_beyond_7_days():

@@ -164,9 +164,7 @@ def test_metformin_with_a_verified_egfr_of_24_is_blocked_and_can_only_be_rejecte
     assert not Dispensing.objects.exists()
 
 
-def test_an_unverified_egfr_does_not_count(
-    prescribing_doctor, resident, home_institution, stocked
-):
+def test_an_unverified_egfr_does_not_count(prescribing_doctor, resident, home_institution, stocked):
     lab_result(resident, "EGFR", timezone.localdate(), "24", verified=False)
 
     rx = write(prescribing_doctor, resident, home_institution, line("MET500", "500", "bid", 7, 14))
@@ -220,7 +218,11 @@ def test_a_long_prescription_after_an_uncontrolled_follow_up_is_blocked(
     )
 
     rx = write(
-        prescribing_doctor, resident, home_institution, line("MET500", "500", "bid", 56, 112), is_long=True
+        prescribing_doctor,
+        resident,
+        home_institution,
+        line("MET500", "500", "bid", 56, 112),
+        is_long=True,
     )
 
     assert rx.status == "blocked"
@@ -315,9 +317,7 @@ def test_circulation_to_the_central_pharmacy_with_delivery(
     assert ClaimLine.objects.get().institution == central
 
 
-def test_the_prescriber_cancels_before_dispensing(
-    prescribing_doctor, resident, home_institution
-):
+def test_the_prescriber_cancels_before_dispensing(prescribing_doctor, resident, home_institution):
     rx = write(prescribing_doctor, resident, home_institution, line("AML5", "5", "qd", 7, 7))
 
     services.cancel_prescription(user=prescribing_doctor, prescription=rx)
@@ -330,12 +330,18 @@ def test_replenishment_from_the_central_pharmacy_ships_first_expiring_and_is_rec
 ):
     today = timezone.localdate()
     StockBatchFactory(
-        institution=central, drug=drug("MET500"), batch_number="C1",
-        expires_on=today + dt.timedelta(days=200), quantity=300,
+        institution=central,
+        drug=drug("MET500"),
+        batch_number="C1",
+        expires_on=today + dt.timedelta(days=200),
+        quantity=300,
     )
     StockBatchFactory(
-        institution=central, drug=drug("MET500"), batch_number="C2",
-        expires_on=today + dt.timedelta(days=500), quantity=1000,
+        institution=central,
+        drug=drug("MET500"),
+        batch_number="C2",
+        expires_on=today + dt.timedelta(days=500),
+        quantity=1000,
     )
     order = services.request_replenishment(
         user=home_pharmacist, institution=home_institution, lines=[(drug("MET500"), 500)]
@@ -348,7 +354,9 @@ def test_replenishment_from_the_central_pharmacy_ships_first_expiring_and_is_rec
     services.receive_replenishment(user=home_pharmacist, order=order)
 
     held = dict(
-        StockBatch.objects.filter(institution=home_institution).values_list("batch_number", "quantity")
+        StockBatch.objects.filter(institution=home_institution).values_list(
+            "batch_number", "quantity"
+        )
     )
     assert held == {"C1": 300, "C2": 200}
     assert dict(
@@ -362,7 +370,10 @@ def test_expiry_alerts_and_reorder_suggestions(
 ):
     today = timezone.localdate()
     soon = StockBatchFactory(
-        institution=home_institution, drug=drug("AML5"), quantity=40, expires_on=today + dt.timedelta(days=20)
+        institution=home_institution,
+        drug=drug("AML5"),
+        quantity=40,
+        expires_on=today + dt.timedelta(days=20),
     )
     StockBatchFactory(institution=home_institution, drug=drug("AML5"), quantity=10)
     for _ in range(3):
@@ -370,7 +381,9 @@ def test_expiry_alerts_and_reorder_suggestions(
         services.approve_prescription(user=home_pharmacist, prescription=rx)
         services.dispense_prescription(user=home_pharmacist, prescription=rx)
 
-    assert list(selectors.expiring_batches(institution_ids=[home_institution.pk], within_days=30)) == [soon]
+    assert list(
+        selectors.expiring_batches(institution_ids=[home_institution.pk], within_days=30)
+    ) == [soon]
     [suggestion] = selectors.reorder_suggestions(
         institution_id=home_institution.pk, lookback_days=7, cover_days=30
     )
