@@ -360,9 +360,10 @@ def monthly_trend(
     institutions (``None``: all of them).
 
     A month with a finished interim run takes its lines' figures (two queries for the whole
-    year). A month without one, up to the current month, is computed from the ledger with the
-    scheme's current rate and rules: two grouped queries per such month (the settlement's own
-    selectors), never one per institution. Fund payable is only known from a run.
+    year). An ended month without one is computed from the ledger with the scheme's current
+    rate and rules: two grouped queries per such month (the settlement's own selectors), never
+    one per institution. The month under way and later ones have no figures yet. Fund payable
+    is only known from a run.
     """
     today = today or timezone.localdate()
     year = scheme.year
@@ -403,7 +404,10 @@ def monthly_trend(
                     fund_payable=_cents(run_row["fund_payable"]) if run_row else zero,
                 )
             )
-        elif dt.date(year, month, 1) <= today:
+        elif parse_period(name).end < today:
+            # An ended month still waiting for its interim run (the schedule runs on the 1st).
+            # The month under way is not computed: its budget would cover days whose claims
+            # are not in yet, and at city scale each computed month is a pass over its ledger.
             result.append(_computed_month(scheme, parse_period(name), institution_ids))
         else:
             result.append(

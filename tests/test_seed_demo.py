@@ -7,6 +7,7 @@ import itertools
 import random
 import re
 from collections import Counter, defaultdict
+from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -26,6 +27,7 @@ from cloud_management.models import (
     StaffRole,
 )
 from cloud_management.tianjin import TIANJIN_DISTRICTS
+from healthcommunity.demo import payments as demo_payments
 from healthcommunity.demo import small, tianjin
 from healthcommunity.demo.catalogue import (
     DEMO_INSTITUTION_CODE,
@@ -41,8 +43,13 @@ from healthcommunity.demo.generate import (
 from healthcommunity.demo.runner import run_seed
 from healthcommunity.demo.staff import DEMO_PASSWORD
 from healthcommunity.demo.steps import SeedContext
+from payments.formulas import DEFAULT_RETENTION_TIERS
+from payments.models import ClaimLine, QualityAssessment, Scheme, SettlementLine, SettlementRun
+from payments.selectors import claim_lines_behind_line
+from payments.services.reimbursement import split_charge
 
 YEAR = 2026
+D = Decimal
 PHONE = re.compile(r"^1[358]\d{9}$")
 on_postgresql = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="the COPY path needs PostgreSQL"
@@ -483,23 +490,55 @@ def constraint_and_index_definitions() -> set[tuple[str, str]]:
         return set(cursor.fetchall())
 
 
+def claim_constraint_and_index_definitions() -> set[tuple[str, str]]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
+            WHERE conrelid = %s::regclass
+            UNION ALL
+            SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index
+            WHERE indrelid = %s::regclass
+            """,
+            [ClaimLine._meta.db_table] * 2,
+        )
+        return set(cursor.fetchall())
+
+
+def claims_snapshot() -> list[tuple[object, ...]]:
+    return sorted(
+        ClaimLine.objects.values_list(
+            "claim_id", "patient__resident_id", "institution__code", "service_date", "category",
+            "diagnosis_code", "total_amount", "fund_paid", "source", "source_ref",
+        )
+    )  # fmt: skip
+
+
 @on_postgresql
 @pytest.mark.postgres
 @pytest.mark.django_db
 def test_full_scale_copy_path_writes_what_the_portable_path_writes_and_restores_indexes():
     before = constraint_and_index_definitions()
+    claim_definitions_before = claim_constraint_and_index_definitions()
     run_seed(scale="tianjin", year=YEAR, write=lambda _: None, residents=800, enrolments=300,
              writer="copy")  # fmt: skip
     copied = snapshot()
+    copied_claims = claims_snapshot()
     assert constraint_and_index_definitions() == before
     assert len(before) > 30
+    assert claim_constraint_and_index_definitions() == claim_definitions_before
+    assert len(claim_definitions_before) > 8
 
+    SettlementRun.objects.all().delete()
+    ClaimLine.objects.all().delete()
     Patient.objects.all().delete()
     run_seed(scale="tianjin", year=YEAR, write=lambda _: None, residents=800, enrolments=300,
              writer="orm")  # fmt: skip
 
     assert snapshot() == copied
     assert len(copied) == 800 + FamilyDoctorContract.objects.count() + 300
+    assert claims_snapshot() == copied_claims
+    assert len(copied_claims) > 800 * 10
 
 
 @on_postgresql
@@ -519,3 +558,160 @@ def test_database_still_refuses_overlapping_enrolments_after_the_copy_path():
             diagnosis_code="E11.9",
             enrolled_on=enrolment.enrolled_on + dt.timedelta(days=1),
         )
+
+
+# --- the small demo's payments ---------------------------------------------------------------
+
+# The demo settles "the last full month": with this date, October of the demo year.
+DEMO_TODAY = dt.date(YEAR, 11, 30)
+
+
+@pytest.fixture
+def demo_today(monkeypatch):
+    monkeypatch.setattr(demo_payments, "_today", lambda: DEMO_TODAY)
+    return DEMO_TODAY
+
+
+@pytest.mark.django_db
+def test_small_demo_seeds_the_family_doctor_and_diabetes_schemes_with_default_tiers():
+    seed()
+
+    schemes = {scheme.kind: scheme for scheme in Scheme.objects.filter(year=YEAR)}
+    capita, disease = schemes["per_capita"], schemes["per_disease"]
+    assert (capita.code, capita.annual_rate, capita.diagnosis_prefixes, capita.categories) == (
+        f"FD-CAPITA-{YEAR}",
+        D("480.00"),
+        "",
+        "outpatient;exam;home_service",
+    )
+    assert (disease.code, disease.annual_rate, disease.diagnosis_prefixes, disease.categories) == (
+        f"MTS-DM-{YEAR}",
+        D("1800.00"),
+        "E10;E11;E13;E14",
+        "outpatient;pharmacy;exam",
+    )
+    for scheme in (capita, disease):
+        assert scheme.retention_tiers() == DEFAULT_RETENTION_TIERS
+        assert scheme.name.endswith(f"（{YEAR}）")
+
+
+@pytest.mark.django_db
+def test_small_demo_bills_a_year_of_claims_split_by_the_reimbursement_ratios():
+    seed()
+
+    # The insurance system's lines (the clouds' demo steps post their own charges as well).
+    lines = list(
+        ClaimLine.objects.filter(source="insurance").select_related("patient", "institution")
+    )
+    assert 3_000 <= len(lines) <= 10_000
+    assert {line.service_date.year for line in lines} == {YEAR}
+    assert {line.service_date.month for line in lines} == set(range(1, 13))
+    assert {line.category for line in lines} == set(ClaimLine.Category.values)
+    assert all(line.source_ref == line.claim_id for line in lines)
+    # Spread over the demo's institutions, for the demo's residents only.
+    assert len({line.institution.code for line in lines}) >= 30
+    plan = small.plan_for(SeedContext(scale="small", year=YEAR, write=lambda _: None))
+    demo_ids = {row.resident_id for row in generate_residents(plan)}
+    assert {line.patient.resident_id for line in lines} <= demo_ids
+    assert len({line.patient_id for line in lines}) > 1_500
+    # The fund's share is the ratio in force for the resident's insurance and the category.
+    for line in lines:
+        split = split_charge(
+            insurance_type=line.patient.insurance_type,
+            category=line.category,
+            service_date=line.service_date,
+            total_amount=line.total_amount,
+        )
+        assert (line.fund_paid, line.self_paid) == (split.fund_paid, split.self_paid), line
+    # People with diabetes have 门特 lines with their enrolment's diagnosis.
+    enrolled = dict(DiabetesEnrollment.objects.values_list("patient_id", "diagnosis_code"))
+    diabetes_codes = {"E10", "E11", "E13", "E14"}
+    diabetes_lines = [line for line in lines if line.diagnosis_code[:3] in diabetes_codes]
+    assert len(diabetes_lines) > 1_000
+    assert {line.patient_id for line in diabetes_lines} <= set(enrolled)
+
+
+@pytest.mark.django_db
+def test_small_demo_settles_the_last_full_month_and_the_year(demo_today):
+    output = seed()
+
+    runs = SettlementRun.objects.filter(status="finished").select_related("scheme")
+    assert sorted((run.scheme.code, run.period) for run in runs) == [
+        (f"FD-CAPITA-{YEAR}", str(YEAR)),
+        (f"FD-CAPITA-{YEAR}", f"{YEAR}-10"),
+        (f"MTS-DM-{YEAR}", str(YEAR)),
+        (f"MTS-DM-{YEAR}", f"{YEAR}-10"),
+    ]
+    assert f"Settlement MTS-DM-{YEAR} {YEAR}-10:" in output
+    for run in runs:
+        lines = list(SettlementLine.objects.filter(run=run))
+        assert len(lines) >= 20
+        assert run.institutions_total == len(lines)
+        # Believable: some institutions keep a surplus, others overspend.
+        assert any(line.balance > 0 for line in lines), run
+        assert any(line.overspend > 0 for line in lines), run
+        assert sum(line.spending for line in lines) > 0
+        if run.period == str(YEAR):
+            assert QualityAssessment.objects.filter(run=run).count() == len(lines)
+        else:
+            assert all(line.quality_score is None for line in lines)
+    # A line's spending is the claim lines behind it.
+    line = SettlementLine.objects.filter(
+        run__scheme__code=f"MTS-DM-{YEAR}", run__period=f"{YEAR}-10",
+        institution__code=DEMO_INSTITUTION_CODE,
+    ).get()  # fmt: skip
+    behind = claim_lines_behind_line(line=line)
+    assert behind.count() == line.claim_lines > 0
+    assert sum(claim.fund_paid for claim in behind) == line.spending
+
+
+@pytest.mark.django_db
+def test_running_the_small_demo_again_adds_no_claim_lines_or_runs(demo_today):
+    seed()
+    claims = sorted(ClaimLine.objects.values_list("claim_id", "fund_paid", "service_date"))
+    runs = list(SettlementRun.objects.values_list("pk", "status"))
+
+    output = seed()
+
+    assert sorted(ClaimLine.objects.values_list("claim_id", "fund_paid", "service_date")) == claims
+    assert list(SettlementRun.objects.values_list("pk", "status")) == runs
+    assert "Claims: 0 new lines" in output
+    assert "already settled" in output
+
+
+def test_last_full_month_is_the_month_before_today_or_december_of_a_past_year():
+    assert demo_payments.last_full_month(2026, dt.date(2026, 11, 30)) == "2026-10"
+    assert demo_payments.last_full_month(2026, dt.date(2026, 1, 31)) is None
+    assert demo_payments.last_full_month(2025, dt.date(2026, 1, 1)) == "2025-12"
+    assert demo_payments.last_full_month(2027, dt.date(2026, 6, 1)) is None
+
+
+LONG_PRESCRIPTIONS = demo_payments.LONG_PRESCRIPTIONS
+
+
+@pytest.mark.django_db
+def test_claims_are_the_same_for_a_resident_whoever_else_is_billed():
+    seed()
+    places = demo_payments.Places.of(Institution.objects.values_list("pk", flat=True))
+    ratios = demo_payments._ratios_in_force(YEAR)
+    subjects = demo_payments.load_subjects(None)
+
+    def lines_of(chosen):
+        return {
+            row[0]: row
+            for row in demo_payments.generate_claims(
+                chosen, year=YEAR, places=places, ratios=ratios, habits=LONG_PRESCRIPTIONS
+            )
+        }
+
+    every = lines_of(subjects)
+    some = lines_of(subjects[::7])
+    assert some
+    assert all(every[claim_id] == row for claim_id, row in some.items())
+    stored = {
+        claim_id: (fund * 100)
+        for claim_id, fund in ClaimLine.objects.filter(source="insurance").values_list(
+            "claim_id", "fund_paid"
+        )
+    }
+    assert {claim_id: row[7] for claim_id, row in every.items()} == stored

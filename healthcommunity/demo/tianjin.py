@@ -16,6 +16,7 @@ from django.db import connection
 from django.utils.translation import gettext as _
 
 from cloud_management.models import DiabetesEnrollment, FamilyDoctorContract, Patient
+from healthcommunity.demo import payments as demo_payments
 from healthcommunity.demo.bulk import (
     References,
     WriteCounts,
@@ -134,3 +135,4 @@ STEPS: list[Step] = [
     seed_patient_login,
     analyze,
 ]
+STEPS += demo_payments.steps(history=True)

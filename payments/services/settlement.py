@@ -22,11 +22,11 @@ import json
 import logging
 import math
 from collections.abc import Callable, Collection, Iterator, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
@@ -160,9 +160,17 @@ def _check_no_overlapping_memberships(scheme: Scheme, period: Period) -> None:
 def begin_settlement_run(*, run_id: int) -> SettlementRun:
     """Start a pending run: copy the scheme's parameters, check the inputs and list the
     institutions to settle. Beginning a running run again returns it unchanged."""
+    return _begin(run_id)[0]
+
+
+def _begin(
+    run_id: int,
+) -> tuple[SettlementRun, dict[int, selectors.MembershipFigures] | None]:
+    """:func:`begin_settlement_run`, also returning the membership figures it listed the
+    institutions from (``None`` for a run that had already begun)."""
     run = SettlementRun.objects.select_for_update().select_related("scheme").get(pk=run_id)
     if run.status == Status.RUNNING:
-        return run
+        return run, None
     if run.status != Status.PENDING:
         raise SettlementError(
             _("Run %(id)s is %(status)s and cannot start.")
@@ -184,6 +192,7 @@ def begin_settlement_run(*, run_id: int) -> SettlementRun:
         raise SettlementError(
             _("No quality-indicator provider is registered; a final settlement needs one.")
         )
+    _without_jit()
     _check_no_overlapping_memberships(scheme, period)
     members = selectors.membership_figures(
         kind=scheme.kind, period_start=period.start, period_end=period.end
@@ -205,7 +214,7 @@ def begin_settlement_run(*, run_id: int) -> SettlementRun:
     run.started_at = timezone.now()
     run.error = ""
     run.save()
-    return run
+    return run, members
 
 
 def _assessment(
@@ -239,13 +248,75 @@ def _assessment(
     )
 
 
+@dataclass(frozen=True)
+class SettlementInputs:
+    """The figures a run settles from, for some institutions: members, spending and (for a
+    year) the quality figures. Gathered once for many institutions, they cost one pass over
+    the claim ledger however the institutions are then written in steps."""
+
+    institution_ids: frozenset[int]
+    members: dict[int, selectors.MembershipFigures]
+    spending: dict[int, selectors.SpendingFigures]
+    quality: dict[int, IndicatorFigures]
+
+
+def _without_jit() -> None:
+    """Switch PostgreSQL's JIT compilation off for the rest of this transaction: the settlement
+    aggregates are single passes over the ledger, and compiling them costs seconds more than it
+    saves (measured in docs/benchmarks/settlement.md)."""
+    if connection.vendor == "postgresql" and connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL jit = off")
+
+
+def gather_settlement_inputs(
+    *,
+    run: SettlementRun,
+    institution_ids: Collection[int],
+    members: dict[int, selectors.MembershipFigures] | None = None,
+) -> SettlementInputs:
+    """Members, spending and quality figures of these institutions for a running run, by the
+    parameters the run recorded: one grouped query each, whatever the number of institutions.
+    ``members`` already computed for the same period (by the run's beginning) are reused."""
+    params = run.parameters
+    period = parse_period(run.period)
+    ids = sorted({int(i) for i in institution_ids})
+    kind = params["kind"]
+    if members is None:
+        members = selectors.membership_figures(
+            kind=kind, period_start=period.start, period_end=period.end, institution_ids=ids
+        )
+    else:
+        wanted = set(ids)
+        members = {i: figures for i, figures in members.items() if i in wanted}
+    spending = selectors.spending_figures(
+        kind=kind,
+        period_start=period.start,
+        period_end=period.end,
+        categories=params["categories"],
+        diagnosis_prefixes=params["diagnosis_prefixes"],
+        institution_ids=ids,
+    )
+    quality = collect_quality_figures(period.year, ids) if period.is_final else {}
+    return SettlementInputs(
+        institution_ids=frozenset(ids), members=members, spending=spending, quality=quality
+    )
+
+
 @transaction.atomic
-def settle_institutions(*, run_id: int, institution_ids: Collection[int]) -> int:
+def settle_institutions(
+    *,
+    run_id: int,
+    institution_ids: Collection[int],
+    inputs: SettlementInputs | None = None,
+) -> int:
     """Compute and store the lines (and, for a year, the quality assessments) of these
     institutions in a running run; returns the number of lines written.
 
-    Idempotent per ``(run, institution)``: an institution that already has its line in this run
-    is skipped. A run that has already finished is left as it is.
+    ``inputs`` gathered beforehand for these institutions (or more) are used as they are;
+    otherwise they are gathered here. Idempotent per ``(run, institution)``: an institution
+    that already has its line in this run is skipped. A run that has already finished is left
+    as it is.
     """
     run = SettlementRun.objects.select_related("scheme").get(pk=run_id)
     if run.status in (Status.FINISHED, Status.SUPERSEDED):
@@ -275,25 +346,15 @@ def settle_institutions(*, run_id: int, institution_ids: Collection[int]) -> int
     if not ids:
         return 0
     period = parse_period(run.period)
-    kind = params["kind"]
-    members = selectors.membership_figures(
-        kind=kind, period_start=period.start, period_end=period.end, institution_ids=ids
-    )
+    if inputs is None or not inputs.institution_ids.issuperset(ids):
+        inputs = gather_settlement_inputs(run=run, institution_ids=ids)
+    members, spending, quality = inputs.members, inputs.spending, inputs.quality
     vanished = [i for i in ids if i not in members]
     if vanished:
         raise SettlementError(
             _("The members of institutions %(ids)s changed while run %(run)s was under way.")
             % {"ids": vanished, "run": run.pk}
         )
-    spending = selectors.spending_figures(
-        kind=kind,
-        period_start=period.start,
-        period_end=period.end,
-        categories=params["categories"],
-        diagnosis_prefixes=params["diagnosis_prefixes"],
-        institution_ids=ids,
-    )
-    quality = collect_quality_figures(period.year, ids) if period.is_final else {}
     weights = _weights_from_mapping(params["quality_weights"])
     tiers = tiers_from_mapping(params["tiers"])
     annual_rate = run.annual_rate
@@ -447,15 +508,23 @@ def execute_settlement_run(
     batch_size: int | None = None,
     on_progress: Callable[[SettlementRun], None] | None = None,
 ) -> SettlementRun:
-    """Run a requested run to its end in this process: begin, settle every institution in
-    batches, finish. Each step commits, so progress is visible while it runs; on an error the
-    run is marked failed and nothing earlier changes."""
+    """Run a requested run to its end in this process: begin, gather every institution's
+    figures in one pass, write their lines in batches, finish. Each step commits, so progress
+    is visible while it runs; on an error the run is marked failed and nothing earlier
+    changes."""
     try:
-        run = begin_settlement_run(run_id=run_id)
+        with transaction.atomic():
+            run, members = _begin(run_id)
         pending = pending_institutions(run=run)
+        # One pass over the ledger for all of them; the steps then only write.
+        inputs = None
+        if pending:
+            with transaction.atomic():
+                _without_jit()
+                inputs = gather_settlement_inputs(run=run, institution_ids=pending, members=members)
         size = batch_size or max(1, math.ceil(len(pending) / PROGRESS_STEPS))
         for batch in _batches(pending, size):
-            settle_institutions(run_id=run_id, institution_ids=batch)
+            settle_institutions(run_id=run_id, institution_ids=batch, inputs=inputs)
             if on_progress is not None:
                 on_progress(SettlementRun.objects.get(pk=run_id))
         return finish_settlement_run(run_id=run_id)

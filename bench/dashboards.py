@@ -1,0 +1,167 @@
+"""Benchmark the regulator settlement dashboards at Tianjin scale (issue 3: p95 at most 300 ms).
+
+Server time is the time Django takes to answer a request made with the test Client in this
+process (``force_login``, DEBUG off): middleware, session and scope lookup, the view, every
+query and the template; no network and no WSGI server. Each page is requested ``--warmup``
+times untimed, then ``--requests`` times timed; the script prints the median, p95, maximum and
+the query count per request as a Markdown table (docs/benchmarks/settlement.md).
+
+The database is one seeded with ``seed_demo --scale tianjin`` (registry, claims and the settled
+runs of the payment steps), for example the one ``bench/settle_tianjin.py --seed`` completes:
+
+    .venv/bin/python bench/dashboards.py --database hc_bench_pay
+
+It reads only, through the demo's regulator logins (``regulator_city``, ``regulator_nankai``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def _setup(database: str, host: str, port: str, user: str) -> None:
+    os.environ["DATABASE_URL"] = f"postgres://{user}@{host}:{port}/{database}"
+    os.environ.pop("REDIS_URL", None)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healthcommunity.settings")
+    import django
+
+    django.setup()
+    from django.conf import settings
+
+    # DEBUG would record every query; the static-files storage (no manifest to build) and the
+    # HTTPS redirect were chosen at import, as bench/admin_changelist.py does.
+    settings.DEBUG = False
+
+
+def _percentile(values: list[float], share: float) -> float:
+    """Nearest rank: the smallest value with at least ``share`` of the values at or below it."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--database", default="hc_bench_pay")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", default="5432")
+    parser.add_argument("--user", default="postgres")
+    parser.add_argument("--year", type=int, default=2026)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--requests", type=int, default=20)
+    args = parser.parse_args()
+    _setup(args.database, args.host, args.port, args.user)
+
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.db.models import Count
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+    from django.urls import reverse
+
+    from cloud_management.models import Institution
+    from healthcommunity.demo import payments as demo_payments
+    from healthcommunity.demo.catalogue import DEMO_DISTRICT_CODE, DEMO_INSTITUTION_CODE
+    from payments.models import ClaimLine, Scheme, SettlementLine, SettlementRun
+
+    if settings.DEBUG:
+        raise SystemExit("DEBUG must be off for a benchmark.")
+    users = get_user_model().objects
+    city, district = users.get(username="regulator_city"), users.get(username="regulator_nankai")
+    schemes = [Scheme.objects.get(code=code) for code in demo_payments.scheme_codes(args.year)]
+    scenarios: list[tuple[str, object, str]] = []
+    for scheme in schemes:
+        runs = SettlementRun.objects.filter(scheme=scheme, status="finished")
+        periods = sorted(runs.values_list("period", flat=True), key=lambda p: (len(p), p))
+        for period in [p for p in periods if len(p) == 4] + [p for p in periods if len(p) == 7][
+            -1:
+        ]:
+            query = "?" + urlencode({"scheme": scheme.code, "period": period})
+            run = runs.filter(period=period).latest("finished_at")
+            # The demo institution, and the one with the most claim lines behind its line.
+            biggest = (
+                SettlementLine.objects.filter(run=run).order_by("-claim_lines").values_list(
+                    "institution__code", flat=True
+                ).first()
+            )  # fmt: skip
+            label = f"{scheme.code} {period}"
+            scenarios += [
+                (f"city · {label}", city, reverse("settlements:index") + query),
+                (
+                    f"district {DEMO_DISTRICT_CODE} (city login) · {label}",
+                    city,
+                    reverse("settlements:district", args=[DEMO_DISTRICT_CODE]) + query,
+                ),
+                (f"district login · {label}", district, reverse("settlements:index") + query),
+            ]
+            for code in dict.fromkeys([DEMO_INSTITUTION_CODE, biggest]):
+                scenarios += [
+                    (
+                        f"institution {code} · {label}",
+                        city,
+                        reverse("settlements:institution", args=[code]) + query,
+                    ),
+                    (
+                        f"members of {code} · {label}",
+                        city,
+                        reverse("settlements:members", args=[code]) + query,
+                    ),
+                    (
+                        f"claims of {code} · {label}",
+                        city,
+                        reverse("settlements:claims", args=[code]) + query,
+                    ),
+                ]
+    print(
+        f"claim lines: {ClaimLine.objects.count():,}; institutions: "
+        f"{Institution.objects.count()}; finished runs: "
+        f"{dict(SettlementRun.objects.filter(status='finished').values_list('scheme__code').annotate(n=Count('pk')))}"
+    )  # fmt: skip
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
+    print(f"{args.warmup} untimed + {args.requests} timed requests per page; DEBUG off")
+    print()
+    print("| page | median (ms) | p95 (ms) | max (ms) | queries |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    worst = 0.0
+    for label, user, url in scenarios:
+        client = Client()
+        client.force_login(user)
+        for _ in range(args.warmup):
+            response = client.get(url, secure=True)
+            if response.status_code != 200:
+                raise SystemExit(f"{url}: {response.status_code}")
+        timings = []
+        queries = 0
+        for _ in range(args.requests):
+            with CaptureQueriesContext(connection) as captured:
+                started = time.perf_counter()
+                response = client.get(url, secure=True)
+                timings.append((time.perf_counter() - started) * 1000)
+            queries = len(captured)
+            if response.status_code != 200:
+                raise SystemExit(f"{url}: {response.status_code}")
+        p95 = _percentile(timings, 0.95)
+        worst = max(worst, p95)
+        print(
+            f"| {label} | {statistics.median(timings):.0f} | {p95:.0f} | {max(timings):.0f} "
+            f"| {queries} |"
+        )
+    print()
+    print(f"worst p95: {worst:.0f} ms ({'within' if worst <= 300 else 'OVER'} the 300 ms goal)")
+
+
+if __name__ == "__main__":
+    main()
