@@ -14,7 +14,9 @@ from typing import Any
 from django.conf import settings
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Abs
+from django.db.models.lookups import LessThan
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -547,8 +549,13 @@ class Dispensing(models.Model):
         verbose_name_plural = _("dispensings")
         ordering = ["-dispensed_at", "-id"]
         constraints = [
+            # Within half a fen rather than equal: SQLite adds decimals as floating point
+            # (9.71 + 3.24 != 12.95 there); amounts are whole fen, so this is exact equality.
             models.CheckConstraint(
-                condition=Q(total_amount=F("fund_paid") + F("self_paid")),
+                condition=LessThan(
+                    Abs(F("total_amount") - F("fund_paid") - F("self_paid")),
+                    Value(Decimal("0.005")),
+                ),
                 name="dispensing_split_adds_up",
             )
         ]

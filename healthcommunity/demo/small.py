@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from healthcommunity.demo import care as demo_care
 from healthcommunity.demo import exams as demo_exams
 from healthcommunity.demo import payments as demo_payments
+from healthcommunity.demo import pharmacy as demo_pharmacy
 from healthcommunity.demo.bulk import write_with_orm
 from healthcommunity.demo.catalogue import DEMO_INSTITUTION_CODE, small_institutions
 from healthcommunity.demo.generate import PopulationPlan, generate_residents
@@ -76,3 +77,4 @@ STEPS += demo_payments.steps(
     resident_ids=lambda ctx: [row.resident_id for row in generate_residents(plan_for(ctx))],
     habits=demo_payments.LONG_PRESCRIPTIONS,
 )
+STEPS += demo_pharmacy.STEPS
