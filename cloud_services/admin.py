@@ -24,6 +24,7 @@ from cloud_management.access import scope_of
 from cloud_management.admin_scoping import ScopedModelAdmin
 from cloud_services import selectors, services
 from cloud_services.models import Booking, ServiceItem, ServiceSlot, SlotTemplate, VisitEvent
+from cloud_services.notifications import display_name
 
 GENERATE_DAYS = 14
 
@@ -156,7 +157,7 @@ class VisitEventInline(admin.TabularInline):
 
 class NurseChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, obj: Any) -> str:
-        return str(obj.get_full_name() or obj.get_username())
+        return display_name(obj)
 
 
 class VisitStepForm(forms.Form):

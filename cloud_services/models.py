@@ -313,6 +313,15 @@ class Booking(models.Model):
     def is_cancellable(self) -> bool:
         return self.status in self.CANCELLABLE_STATUSES
 
+    @property
+    def nurse_name(self) -> str:
+        """The nurse's name as Chinese writes it, surname first (or the user name)."""
+        if self.nurse is None:
+            return ""
+        return f"{self.nurse.last_name}{self.nurse.first_name}".strip() or str(
+            self.nurse.get_username()
+        )
+
 
 class VisitEvent(models.Model):
     """One step of a booking's life, with who did it and when: the visit's traceable record."""

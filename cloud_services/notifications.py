@@ -5,6 +5,7 @@ back step never texts anyone."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -12,7 +13,13 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from cloud_services.models import Booking
-from cloud_services.sms import send_sms
+from cloud_services.sms import get_backend
+from cloud_services.sms.base import SmsMessage
+
+
+def display_name(user: Any) -> str:
+    """A staff member's name as Chinese writes it, surname first (or the user name)."""
+    return f"{user.last_name}{user.first_name}".strip() or str(user.get_username())
 
 
 def _when(booking: Booking) -> dict[str, str]:
@@ -31,14 +38,17 @@ def _nurse_name(booking: Booking) -> str:
     nurse = booking.nurse
     if nurse is None:
         return ""
-    return nurse.get_full_name() or nurse.get_username()
+    return display_name(nurse)
 
 
 def _send_on_commit(phone: str, build: Callable[[], str]) -> None:
+    # The backend configured when the step happens sends the message once it is committed.
+    backend = get_backend()
+
     def send() -> None:
         with translation.override(settings.LANGUAGE_CODE):
             text = build()
-        send_sms(phone=phone, text=text)
+        backend.send_messages([SmsMessage(phone=phone, text=text)])
 
     transaction.on_commit(send)
 

@@ -346,7 +346,7 @@ def assign_nurse(*, user: Any, booking: Booking, nurse: Any) -> Booking:
         status=Status.ASSIGNED,
         at=timezone.now(),
         by=user,
-        note=nurse.get_full_name() or nurse.get_username(),
+        note=notifications.display_name(nurse),
     )
     notifications.nurse_assigned(locked)
     return locked

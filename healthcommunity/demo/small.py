@@ -13,6 +13,7 @@ from healthcommunity.demo import care as demo_care
 from healthcommunity.demo import exams as demo_exams
 from healthcommunity.demo import payments as demo_payments
 from healthcommunity.demo import pharmacy as demo_pharmacy
+from healthcommunity.demo import services as demo_services
 from healthcommunity.demo.bulk import write_with_orm
 from healthcommunity.demo.catalogue import DEMO_INSTITUTION_CODE, small_institutions
 from healthcommunity.demo.generate import PopulationPlan, generate_residents
@@ -78,3 +79,4 @@ STEPS += demo_payments.steps(
     habits=demo_payments.LONG_PRESCRIPTIONS,
 )
 STEPS += demo_pharmacy.STEPS
+STEPS += demo_services.STEPS
