@@ -266,7 +266,9 @@ def _seed_bookings(ctx: SeedContext) -> None:
         else None
     )
     # The demo institution's residents first, then its district's.
-    candidates = Patient.objects.exclude(phone="").exclude(pk=getattr(demo_patient, "pk", None))
+    candidates = Patient.objects.exclude(phone="")
+    if demo_patient is not None:
+        candidates = candidates.exclude(pk=demo_patient.pk)
     residents = list(candidates.filter(home_institution=demo).order_by("pk")[: len(PLAN)])
     if len(residents) < len(PLAN):
         residents += list(
