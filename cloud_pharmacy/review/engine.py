@@ -72,22 +72,26 @@ def drug_facts(drugs: Iterable[Drug]) -> dict[int, DrugFacts]:
     by_id = {drug.pk: drug for drug in drugs}
     diagnosis: dict[int, list[DiagnosisLimit]] = {pk: [] for pk in by_id}
     labs: dict[int, list[LabLimit]] = {pk: [] for pk in by_id}
-    for row in Contraindication.objects.filter(drug_id__in=list(by_id)).order_by("id"):
-        if row.kind == Contraindication.Kind.DIAGNOSIS:
-            diagnosis[row.drug_id].append(DiagnosisLimit(row.icd10_prefix, row.severity, row.note))
-        else:
-            if row.limit is None:  # the kind constraint forbids it; skip rather than guess
-                continue
-            labs[row.drug_id].append(
-                LabLimit(
-                    row.lab_item_code,
-                    row.comparator,
-                    row.limit,
-                    row.lookback_days,
-                    row.severity,
-                    row.note,
-                )
-            )
+    # Plain tuples rather than model instances: this runs on every review.
+    for drug_id, kind, prefix, item, comparator, limit, lookback, severity, note in (
+        Contraindication.objects.filter(drug_id__in=list(by_id))
+        .order_by("id")
+        .values_list(
+            "drug_id",
+            "kind",
+            "icd10_prefix",
+            "lab_item_code",
+            "comparator",
+            "limit",
+            "lookback_days",
+            "severity",
+            "note",
+        )
+    ):
+        if kind == Contraindication.Kind.DIAGNOSIS:
+            diagnosis[drug_id].append(DiagnosisLimit(prefix, severity, note))
+        elif limit is not None:  # the kind constraint guarantees a limit
+            labs[drug_id].append(LabLimit(item, comparator, limit, lookback, severity, note))
     return {
         pk: DrugFacts(
             code=drug.code,
@@ -122,10 +126,11 @@ def latest_labs(*, patient_id: int, facts: Iterable[DrugFacts], on: dt.date) -> 
         collected_from=on - dt.timedelta(days=lookback),
         collected_to=on,
     ).filter(value__isnull=False)
-    latest: dict[str, LabValue] = {}
-    for row in rows:  # ordered by collection date, so the last one of an item wins
-        latest[row["item_code"]] = LabValue(Decimal(row["value"]), row["collected_on"])
-    return latest
+    # Ordered by collection date, so the last value of an item wins.
+    return {
+        code: LabValue(Decimal(value), collected_on)
+        for code, value, collected_on in rows.values_list("item_code", "value", "collected_on")
+    }
 
 
 def interactions_among(atc_codes: Iterable[str]) -> dict[tuple[str, str], InteractionFacts]:
