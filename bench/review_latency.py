@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import math
 import os
 import platform
 import random
@@ -285,7 +286,8 @@ def main() -> None:
     timings.sort()
 
     def pct(p: float) -> float:
-        return timings[min(len(timings) - 1, int(round(p / 100 * len(timings))) - 1)]
+        # Nearest-rank percentile.
+        return timings[min(len(timings), math.ceil(p / 100 * len(timings))) - 1]
 
     print(
         f"database: {connection.vendor}; drugs {Drug.objects.count()}, "
