@@ -175,6 +175,12 @@ def _import(
         loaded = _load_clean_file(kind_class(), path, using, connection)
         if loaded is not None:
             seconds["load"] = time.perf_counter() - started
+            logger.debug(
+                "import_records %s: %d rows loaded in one statement, seconds %s",
+                kind,
+                loaded,
+                seconds,
+            )
             return ImportOutcome(kind, loaded, loaded, True, chosen_path, (), seconds)
     table = read_table(path, kind_class.columns, kind=kind)
     seconds["read"] = time.perf_counter() - started
