@@ -134,12 +134,31 @@ def _booking_errors(
     return errors
 
 
-@transaction.atomic
 def book_home_service(
     *, user: Any, slot_id: int, item_code: str, address: str, phone: str, notes: str = ""
 ) -> Booking:
     """Book a home service for the logged-in patient: take one place in the slot, or refuse
     with :class:`SlotFull` when none is left."""
+    try:
+        return _book(
+            user=user,
+            slot_id=slot_id,
+            item_code=item_code,
+            address=address,
+            phone=phone,
+            notes=notes,
+        )
+    except IntegrityError as exc:
+        # The same patient booked the same slot in a concurrent request: the partial unique
+        # constraint refused the second row, and leaving the transaction gave the place back.
+        # (Caught outside the transaction, so the common path needs no savepoint.)
+        raise BookingConflict(_("You already have a booking in this time slot.")) from exc
+
+
+@transaction.atomic
+def _book(
+    *, user: Any, slot_id: int, item_code: str, address: str, phone: str, notes: str
+) -> Booking:
     patient = patient_of(user)
     slot = ServiceSlot.objects.select_related("institution").filter(pk=slot_id).first()
     item = ServiceItem.objects.filter(code=item_code, is_active=True).first()
@@ -157,25 +176,19 @@ def book_home_service(
     )
     if taken != 1:
         raise SlotFull(_("This time slot is fully booked; choose another one."))
-    try:
-        with transaction.atomic():
-            booking = Booking.objects.create(
-                patient=patient,
-                slot=slot,
-                item=item,
-                address=address.strip(),
-                phone=phone.strip(),
-                notes=notes.strip(),
-                fee=item.fee,
-                needs_assessment=needs_first_visit_assessment(
-                    patient=patient, institution_id=slot.institution_id, item=item
-                ),
-                booked_by=user,
-            )
-    except IntegrityError as exc:
-        # The same patient booked the same slot in a concurrent request; the outer
-        # transaction rolls the place back with this exception.
-        raise BookingConflict(_("You already have a booking in this time slot.")) from exc
+    booking = Booking.objects.create(
+        patient=patient,
+        slot=slot,
+        item=item,
+        address=address.strip(),
+        phone=phone.strip(),
+        notes=notes.strip(),
+        fee=item.fee,
+        needs_assessment=needs_first_visit_assessment(
+            patient=patient, institution_id=slot.institution_id, item=item
+        ),
+        booked_by=user,
+    )
     VisitEvent.objects.create(booking=booking, status=Status.REQUESTED, at=timezone.now(), by=user)
     return booking
 
