@@ -17,14 +17,18 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from cloud_management.access import scope_of
+from cloud_management.access import scope_of, visible_to
 from cloud_management.admin_scoping import ScopedModelAdmin, institution_filter
-from cloud_management.models import StaffRole
+from cloud_management.identifiers import normalize_resident_id
+from cloud_management.models import Institution, Patient, StaffRole
 from cloud_pharmacy import services
+from cloud_pharmacy.forms import LineFormSet, PrescriptionForm
 from cloud_pharmacy.models import (
     Contraindication,
     Dispensing,
@@ -247,6 +251,109 @@ class PrescriptionAdmin(_ReadOnlyScopedAdmin):
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)
         return actions
+
+    # --- Writing: a doctor's form calling the same service as the API -------------------
+
+    def get_urls(self) -> list[URLPattern]:
+        write = path(
+            "write/",
+            self.admin_site.admin_view(self.write_view),
+            name="cloud_pharmacy_prescription_write",
+        )
+        return [write, *super().get_urls()]
+
+    def _prescribing_institutions(self, request: HttpRequest) -> models.QuerySet[Institution]:
+        if scope_of(request.user).is_operator:
+            return Institution.objects.filter(is_active=True).order_by("code")
+        return Institution.objects.filter(
+            is_active=True,
+            staff_roles__user_id=request.user.pk or 0,
+            staff_roles__role=StaffRole.Role.DOCTOR,
+        ).order_by("code")
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        context = {"may_prescribe": self._prescribing_institutions(request).exists()}
+        return super().changelist_view(request, {**context, **(extra_context or {})})
+
+    def write_view(self, request: HttpRequest) -> HttpResponse:
+        institutions = self._prescribing_institutions(request)
+        if not institutions.exists():
+            raise PermissionDenied
+        data = request.POST if request.method == "POST" else None
+        form = PrescriptionForm(data, institutions=institutions)
+        lines = LineFormSet(data, prefix="lines")
+        service_errors: list[str] = []
+        if data is not None and form.is_valid() and lines.is_valid():
+            values = form.cleaned_data
+            patient = (
+                visible_to(request.user, Patient.objects.all())
+                .filter(resident_id=normalize_resident_id(values["resident_id"]))
+                .first()
+            )
+            dispensing = None
+            if values["dispensing_institution"]:
+                dispensing = Institution.objects.filter(
+                    code=values["dispensing_institution"].strip(), is_active=True
+                ).first()
+            if patient is None:
+                form.add_error("resident_id", gettext("No resident you may see has this ID."))
+            elif values["dispensing_institution"] and dispensing is None:
+                form.add_error("dispensing_institution", gettext("Unknown institution code."))
+            else:
+                try:
+                    prescription = services.write_prescription(
+                        user=request.user,
+                        patient=patient,
+                        institution=values["institution"],
+                        diagnosis_codes=values["diagnosis_codes"].split(";"),
+                        lines=[
+                            services.LineInput(
+                                drug=row["drug"],
+                                dose=row["dose"],
+                                frequency=row["frequency"],
+                                route=row["route"],
+                                days=row["days"],
+                                quantity=row["quantity"],
+                            )
+                            for row in lines.cleaned_data
+                            if row.get("drug") is not None
+                        ],
+                        fulfilment=values["fulfilment"],
+                        dispensing_institution=dispensing,
+                        delivery_address=values["delivery_address"],
+                        is_long=values["is_long"],
+                        extended_reason=values["extended_reason"],
+                        is_pregnant=values["is_pregnant"],
+                    )
+                except ValidationError as exc:
+                    service_errors = [
+                        f"{field}: {message}" if field != "__all__" else message
+                        for field, messages in exc.message_dict.items()
+                        for message in messages
+                    ]
+                except PermissionDenied as exc:
+                    service_errors = [str(exc)]
+                else:
+                    self.message_user(
+                        request,
+                        gettext("Prescription %(id)s written: %(status)s.")
+                        % {"id": prescription.pk, "status": prescription.get_status_display()},
+                        level=messages.SUCCESS,
+                    )
+                    return HttpResponseRedirect(
+                        reverse("admin:cloud_pharmacy_prescription_change", args=[prescription.pk])
+                    )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": gettext("Write a prescription"),
+            "form": form,
+            "lines": lines,
+            "service_errors": service_errors,
+        }
+        return TemplateResponse(request, "admin/cloud_pharmacy/prescription/write.html", context)
 
     @admin.action(description=_("Approve the selected prescriptions"))
     def approve(self, request: HttpRequest, queryset: models.QuerySet[Prescription]) -> None:

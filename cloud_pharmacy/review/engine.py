@@ -129,7 +129,9 @@ def latest_labs(*, patient_id: int, facts: Iterable[DrugFacts], on: dt.date) -> 
     # Ordered by collection date, so the last value of an item wins.
     return {
         code: LabValue(Decimal(value), collected_on)
-        for code, value, collected_on in rows.values_list("item_code", "value", "collected_on")
+        for code, value, collected_on in rows.values_list(  # type: ignore[misc]
+            "item_code", "value", "collected_on"
+        )
     }
 
 

@@ -328,3 +328,71 @@ def test_the_expiry_task_counts_batches_expiring_soon(home_institution):
     StockBatchFactory(institution=home_institution, quantity=3)
 
     assert count_expiring_batches_task.delay(30).get() == 1
+
+
+def test_a_doctor_writes_a_prescription_in_the_admin(
+    prescribing_doctor, resident, home_institution, client
+):
+    client.force_login(prescribing_doctor)
+    url = reverse("admin:cloud_pharmacy_prescription_write")
+    assert (
+        "Write a prescription"
+        in client.get(reverse("admin:cloud_pharmacy_prescription_changelist")).content.decode()
+    )
+    data = {
+        "institution": home_institution.pk,
+        "resident_id": resident.resident_id,
+        "diagnosis_codes": "E11.9;I10",
+        "fulfilment": "on_site",
+        "lines-TOTAL_FORMS": "2",
+        "lines-INITIAL_FORMS": "0",
+        "lines-0-drug": drug("MET500").pk,
+        "lines-0-dose": "500",
+        "lines-0-frequency": "tid",
+        "lines-0-route": "oral",
+        "lines-0-days": "7",
+        "lines-0-quantity": "21",
+        "lines-1-drug": "",
+    }
+
+    response = client.post(url, data)
+
+    rx = Prescription.objects.get()
+    assert response.status_code == 302
+    assert (rx.prescriber, rx.status, rx.diagnoses) == (
+        prescribing_doctor,
+        "pending_review",
+        ["E11.9", "I10"],
+    )
+
+
+def test_the_admin_form_shows_the_services_errors_and_writes_nothing(
+    prescribing_doctor, resident, home_institution, client
+):
+    client.force_login(prescribing_doctor)
+    data = {
+        "institution": home_institution.pk,
+        "resident_id": resident.resident_id,
+        "diagnosis_codes": "E11.9",
+        "fulfilment": "on_site",
+        "lines-TOTAL_FORMS": "1",
+        "lines-INITIAL_FORMS": "0",
+        "lines-0-drug": drug("AML5").pk,
+        "lines-0-dose": "5",
+        "lines-0-frequency": "qd",
+        "lines-0-route": "oral",
+        "lines-0-days": "14",
+        "lines-0-quantity": "14",
+    }
+
+    response = client.post(reverse("admin:cloud_pharmacy_prescription_write"), data)
+
+    assert response.status_code == 200
+    assert "more than 7 days needs a recorded reason" in response.content.decode()
+    assert not Prescription.objects.exists()
+
+
+def test_a_pharmacist_cannot_open_the_prescription_form(home_pharmacist, client):
+    client.force_login(home_pharmacist)
+
+    assert client.get(reverse("admin:cloud_pharmacy_prescription_write")).status_code == 403
