@@ -113,6 +113,8 @@ class BookingInline(admin.TabularInline):
 
     @admin.display(description=gettext_lazy("booking"))
     def booking_link(self, obj: Booking) -> str:
+        if obj.pk is None:
+            return "-"
         return format_html(
             '<a href="{}">{}</a>',
             reverse("admin:cloud_services_booking_visit", args=[obj.pk]),
@@ -120,9 +122,33 @@ class BookingInline(admin.TabularInline):
         )
 
 
+class ServiceSlotForm(forms.ModelForm):
+    """A slot's window and places; fewer places than bookings already made is refused."""
+
+    class Meta:
+        model = ServiceSlot
+        fields = ["institution", "date", "start", "end", "capacity", "items"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        capacity = cleaned.get("capacity")
+        if capacity is not None and self.instance.pk and capacity < self.instance.booked:
+            self.add_error(
+                "capacity",
+                _("%(booked)d places are already booked; the slot needs at least that many.")
+                % {"booked": self.instance.booked},
+            )
+        start, end = cleaned.get("start"), cleaned.get("end")
+        if start and end and start >= end:
+            self.add_error("end", _("The window ends after it starts."))
+        return cleaned
+
+
 @admin.register(ServiceSlot)
 class ServiceSlotAdmin(ScopedModelAdmin):
     """Slots per day with their bookings; ``booked`` is kept by the booking services."""
+
+    form = ServiceSlotForm
 
     list_display = ("date", "start", "end", "institution", "capacity", "booked", "remaining")
     list_filter = ("date",)

@@ -132,3 +132,27 @@ def test_slots_of_other_institutions_are_hidden(nurse, other_institution):
         admin_client(nurse).get(f"/admin/cloud_services/serviceslot/{other.pk}/change/").status_code
         == 404
     )
+
+
+def test_a_slot_keeps_at_least_its_booked_places(nurse, booking, slot):
+    response = admin_client(nurse).post(
+        f"/admin/cloud_services/serviceslot/{slot.pk}/change/",
+        {
+            "institution": slot.institution_id,
+            "date": slot.date.isoformat(),
+            "start": "09:00",
+            "end": "11:00",
+            "capacity": 0,
+            "items": [item.pk for item in slot.items.all()],
+            "bookings-TOTAL_FORMS": 1,
+            "bookings-INITIAL_FORMS": 1,
+            "bookings-MIN_NUM_FORMS": 0,
+            "bookings-MAX_NUM_FORMS": 1000,
+            "bookings-0-id": booking.pk,
+            "bookings-0-slot": slot.pk,
+        },
+    )
+    assert response.status_code == 200
+    assert "capacity" in response.context["adminform"].form.errors
+    slot.refresh_from_db()
+    assert slot.capacity == 5
