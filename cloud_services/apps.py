@@ -10,8 +10,10 @@ class CloudServicesConfig(AppConfig):
 
     def ready(self) -> None:
         from cloud_management.patient_pages import register_patient_link
+        from cloud_services.monitoring import register_metrics
 
         register_scope_rules()
+        register_metrics()
         register_patient_link(
             key="cloud_services.bookings",
             label=_("Home services"),
