@@ -232,9 +232,6 @@ class Prescription(models.Model):
         DELIVERED = "delivered", _("delivered")
         CANCELLED = "cancelled", _("cancelled")
 
-    # States only a reviewed prescription without open blocks or warnings may be in.
-    CLEARED_STATES = ("approved", "dispensed", "in_delivery", "delivered")
-
     class Fulfilment(models.TextChoices):
         ON_SITE = "on_site", _("dispensed where written")
         OTHER_INSTITUTION = "other_institution", _("dispensed at another institution")

@@ -14,11 +14,12 @@ RULE = "contraindication"
 DIAGNOSIS_MESSAGE = gettext_noop(
     "%(drug)s is contraindicated with diagnosis %(diagnosis)s: %(note)s"
 )
-LAB_MESSAGE = gettext_noop(
-    "%(drug)s: latest %(item)s %(value)s on %(date)s is %(comparison)s %(limit)s: %(note)s"
+LAB_BELOW = gettext_noop(
+    "%(drug)s: latest %(item)s %(value)s on %(date)s is below %(limit)s: %(note)s"
 )
-BELOW = gettext_noop("below")
-ABOVE = gettext_noop("above")
+LAB_ABOVE = gettext_noop(
+    "%(drug)s: latest %(item)s %(value)s on %(date)s is above %(limit)s: %(note)s"
+)
 
 
 def _matches(diagnosis: str, prefix: str) -> bool:
@@ -66,13 +67,12 @@ def check(snapshot: PrescriptionSnapshot) -> list[Finding]:
                     rule=RULE,
                     code="LAB",
                     severity=lab.severity,
-                    message=LAB_MESSAGE,
+                    message=LAB_BELOW if lab.comparator == "lt" else LAB_ABOVE,
                     params={
                         "drug": line.drug.name,
                         "item": lab.item_code,
                         "value": plain(value.value),
                         "date": value.collected_on.isoformat(),
-                        "comparison": BELOW if lab.comparator == "lt" else ABOVE,
                         "limit": plain(lab.limit),
                         "note": lab.note,
                     },

@@ -17,9 +17,23 @@ ORDINARY_DAYS = 7
 NOT_ENROLLED = gettext_noop(
     "A long prescription needs an active chronic-disease enrolment; the patient has none."
 )
-NOT_CONTROLLED = gettext_noop(
-    "A long prescription needs a controlled condition at the latest follow-up "
-    "(latest: %(outcome)s)."
+# The latest follow-up's outcome (chronic_care FollowUp.Outcome) when it is not controlled.
+NOT_CONTROLLED = {
+    "uncontrolled": gettext_noop(
+        "A long prescription needs a controlled condition; the latest follow-up found it "
+        "uncontrolled."
+    ),
+    "adverse_reaction": gettext_noop(
+        "A long prescription needs a controlled condition; the latest follow-up recorded an "
+        "adverse drug reaction."
+    ),
+    "complication": gettext_noop(
+        "A long prescription needs a controlled condition; the latest follow-up recorded a new "
+        "or worsening complication."
+    ),
+}
+NOT_CONTROLLED_OTHER = gettext_noop(
+    "A long prescription needs a controlled condition at the latest follow-up."
 )
 NO_FOLLOW_UP = gettext_noop("A long prescription needs a follow-up showing a controlled condition.")
 RESTRICTED = gettext_noop(
@@ -45,7 +59,7 @@ def check(snapshot: PrescriptionSnapshot) -> list[Finding]:
                     RULE,
                     "DOSEDURH",
                     "block",
-                    NOT_CONTROLLED,
+                    NOT_CONTROLLED.get(eligibility.latest_outcome, NOT_CONTROLLED_OTHER),
                     {"outcome": eligibility.latest_outcome},
                 )
             )

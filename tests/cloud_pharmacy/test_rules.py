@@ -258,3 +258,24 @@ def test_a_finding_reads_as_a_sentence():
     assert gettext(finding.message) % finding.params == (
         "盐酸二甲双胍片: daily dose 3000 mg exceeds the maximum of 2000 mg."
     )
+
+
+def test_lab_and_long_prescription_findings_read_as_sentences():
+    [lab] = contraindication.check(
+        snapshot(("MET500", "500", "bid", 7, 14), labs={"EGFR": ("24", RECENT)})
+    )
+    [long_finding] = long_prescription.check(
+        snapshot(
+            ("MET500", "500", "bid", 56, 112),
+            is_long=True,
+            eligibility=LongEligibility(has_active_enrolment=True, latest_outcome="complication"),
+        )
+    )
+
+    assert gettext(lab.message) % lab.params == (
+        f"盐酸二甲双胍片: latest EGFR 24 on {RECENT.isoformat()} is below 30: eGFR<30禁用二甲双胍"
+    )
+    assert gettext(long_finding.message) % long_finding.params == (
+        "A long prescription needs a controlled condition; the latest follow-up recorded a new "
+        "or worsening complication."
+    )
