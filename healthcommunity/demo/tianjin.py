@@ -16,6 +16,7 @@ from django.db import connection
 from django.utils.translation import gettext as _
 
 from cloud_management.models import DiabetesEnrollment, FamilyDoctorContract, Patient
+from healthcommunity.demo import care_tianjin
 from healthcommunity.demo import payments as demo_payments
 from healthcommunity.demo.bulk import (
     References,
@@ -135,4 +136,6 @@ STEPS: list[Step] = [
     seed_patient_login,
     analyze,
 ]
+# Follow-ups and lab results before the payments: the year's settlement reads the indicators.
+STEPS += care_tianjin.STEPS
 STEPS += demo_payments.steps(history=True)
