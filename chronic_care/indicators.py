@@ -56,6 +56,13 @@ from payments.formulas import (
     round_quality_score,
 )
 
+# The kind of the events that count for SMR (never an exam item code).
+VISIT = "VISIT"
+# Up to this many institutions, the statement reads only their residents' events.
+NARROW_INSTITUTIONS = 40
+# PostgreSQL's work_mem for the statement (the default, 4MB, sorts the city's members on disk).
+STATEMENT_WORK_MEM = "64MB"
+
 
 @dataclass(frozen=True)
 class MemberIndicators:
@@ -172,25 +179,38 @@ def _member_statement(
     params: list[Any] = []
 
     institution_filter = ""
+    ids: list[int] = []
     enrolled = DiabetesEnrollment.objects.filter(enrolled_on__lte=last).exclude(ended_on__lt=first)
     if institution_ids is not None:
         ids = sorted(set(institution_ids)) or [-1]
         institution_filter = f"AND e.institution_id IN ({', '.join(['%s'] * len(ids))})"
         enrolled = enrolled.filter(institution_id__in=ids)
+    # A few institutions: read only their residents' events (through the indexes by
+    # patient). Many: every event of the year, which the join to the spans filters anyway,
+    # without a semi-join per source.
+    narrow = institution_ids is not None and len(ids) <= NARROW_INSTITUTIONS
+    residents = enrolled.values("patient_id") if narrow else None
     readings_sql, readings_params = (
         measurements(
-            kinds=[Kind.FBG, Kind.HBA1C],
-            patients=enrolled.values("patient_id"),
-            date_from=first,
-            date_to=last,
+            kinds=[Kind.FBG, Kind.HBA1C], patients=residents, date_from=first, date_to=last
         )
         .query.get_compiler(connection=connection)
         .as_sql()
     )
+    visit_filter, visit_params = "", []
+    if residents is not None:
+        subquery, subquery_params = residents.query.get_compiler(connection=connection).as_sql()
+        visit_filter = f"AND f.patient_id IN ({subquery})"
+        visit_params = list(subquery_params)
     days = _day_count("s", "e")
     # Constants of CONTRACTS §5 written into the statement: comparing a number with a bound
     # parameter would compare it with text on SQLite once it has passed through an aggregate.
     below = str(FBG_CONTROLLED_BELOW)
+    # One pass over the members' events: the readings of the measurements selector and, as
+    # kind VISIT, the follow-ups that count for SMR. Each (institution, resident, kind) is
+    # ranked newest first (on one date the highest value), so a single sort serves the window
+    # and the grouping; spans of one institution never overlap, so an event joins at most one
+    # span of a member.
     sql = f"""
 WITH spans AS (
     SELECT e.institution_id AS inst, e.patient_id AS patient, e.enrolled_on AS started,
@@ -211,54 +231,66 @@ member_spans AS (
     SELECT sp.inst, sp.patient, sp.started, sp.baseline, sp.s, sp.e
     FROM spans sp JOIN members m ON m.inst = sp.inst AND m.patient = sp.patient
 ),
-visits AS (
-    SELECT sp.inst, sp.patient, COUNT(DISTINCT f.date) AS counted
+events AS (
+    SELECT r.subject, r.kind, r.measured_on, r.reading FROM ({readings_sql}) r
+    UNION ALL
+    SELECT f.patient_id, %s, f.date, NULL
+    FROM {follow_up_table} f
+    WHERE f.mode IN (%s, %s) AND f.fbg IS NOT NULL AND f.date >= %s AND f.date <= %s
+    {visit_filter}
+),
+ranked AS (
+    SELECT sp.inst, sp.patient, ev.kind, ev.measured_on, ev.reading,
+           ROW_NUMBER() OVER (
+               PARTITION BY sp.inst, sp.patient, ev.kind
+               ORDER BY ev.measured_on DESC, ev.reading DESC
+           ) AS position
     FROM member_spans sp
-    JOIN {follow_up_table} f ON f.patient_id = sp.patient AND f.date >= sp.s AND f.date <= sp.e
-    WHERE f.mode IN (%s, %s) AND f.fbg IS NOT NULL
-    GROUP BY sp.inst, sp.patient
+    JOIN events ev ON ev.subject = sp.patient AND ev.measured_on >= sp.s AND ev.measured_on <= sp.e
 ),
-readings AS ({readings_sql}),
-covered_readings AS (
-    SELECT sp.inst, sp.patient, r.kind, r.measured_on, r.reading
-    FROM member_spans sp
-    JOIN readings r ON r.subject = sp.patient AND r.measured_on >= sp.s AND r.measured_on <= sp.e
-),
-latest AS (
-    SELECT inst, patient, MAX(measured_on) AS measured_on
-    FROM covered_readings WHERE kind = %s GROUP BY inst, patient
-),
-latest_fbg AS (
-    SELECT c.inst, c.patient, MAX(c.reading) AS reading
-    FROM covered_readings c
-    JOIN latest l ON l.inst = c.inst AND l.patient = c.patient AND l.measured_on = c.measured_on
-    WHERE c.kind = %s
-    GROUP BY c.inst, c.patient
-),
-tested AS (
-    SELECT inst, patient, MAX(measured_on) AS measured_on
-    FROM covered_readings WHERE kind = %s GROUP BY inst, patient
+per_member AS (
+    SELECT inst, patient,
+           COUNT(DISTINCT CASE WHEN kind = %s THEN measured_on END) AS counted,
+           MAX(CASE WHEN kind = %s AND position = 1 THEN reading END) AS latest_fbg,
+           MAX(CASE WHEN kind = %s AND position = 1 THEN measured_on END) AS latest_fbg_on,
+           MAX(CASE WHEN kind = %s AND position = 1 THEN measured_on END) AS hba1c_on
+    FROM ranked
+    GROUP BY inst, patient
 )
-SELECT m.inst, m.patient, m.covered, COALESCE(v.counted, 0) AS counted,
-       lf.reading AS latest_fbg, l.measured_on AS latest_fbg_on,
-       t.measured_on AS hba1c_on, b.baseline AS baseline,
-       CASE WHEN lf.reading < {below} THEN 1 ELSE 0 END AS controlled,
+SELECT m.inst, m.patient, m.covered, COALESCE(pm.counted, 0) AS counted,
+       pm.latest_fbg, pm.latest_fbg_on, pm.hba1c_on, b.baseline AS baseline,
+       CASE WHEN pm.latest_fbg < {below} THEN 1 ELSE 0 END AS controlled,
        CASE WHEN b.baseline < {below} THEN 1 ELSE 0 END AS baseline_controlled
 FROM members m
-LEFT JOIN visits v ON v.inst = m.inst AND v.patient = m.patient
-LEFT JOIN latest l ON l.inst = m.inst AND l.patient = m.patient
-LEFT JOIN latest_fbg lf ON lf.inst = m.inst AND lf.patient = m.patient
-LEFT JOIN tested t ON t.inst = m.inst AND t.patient = m.patient
+LEFT JOIN per_member pm ON pm.inst = m.inst AND pm.patient = m.patient
 LEFT JOIN member_spans b
        ON b.inst = m.inst AND b.patient = m.patient AND b.started = m.first_started
 """
     params.extend([first, first, last, last, last, first])
-    if institution_ids is not None:
-        params.extend(sorted(set(institution_ids)) or [-1])
-    params.extend(FollowUp.FACE_TO_FACE_MODES)
+    params.extend(ids)
     params.extend(readings_params)
-    params.extend([Kind.FBG.value, Kind.FBG.value, Kind.HBA1C.value])
+    params.append(VISIT)
+    params.extend(FollowUp.FACE_TO_FACE_MODES)
+    params.extend([first, last])
+    params.extend(visit_params)
+    params.extend([VISIT, Kind.FBG.value, Kind.FBG.value, Kind.HBA1C.value])
     return sql, params
+
+
+def _fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """Run the indicator statement and return its rows: one round trip.
+
+    On PostgreSQL the statement runs without JIT compilation and with a larger ``work_mem``
+    (``SET LOCAL`` sent with it: the settings end with the statement's implicit transaction,
+    or with the caller's transaction when one is open). The planner misjudges the size of the
+    aggregated CTEs, so at city scale the default settings spend seconds compiling the plan
+    and sort the members on disk (docs/benchmarks/quality.md).
+    """
+    if connection.vendor == "postgresql":
+        sql = f"SET LOCAL jit = off; SET LOCAL work_mem = '{STATEMENT_WORK_MEM}'; {sql}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def _required_sql(year: int) -> str:
@@ -297,9 +329,7 @@ def member_indicators(
     )
     required = _required_sql(year)
     sql = f"SELECT d.*, {required} AS required FROM ({sql}) d ORDER BY d.inst, d.patient"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
+    rows = _fetch(sql, params)
     return [
         MemberIndicators(
             institution_id=row[0],
@@ -332,9 +362,7 @@ SELECT d.inst, COUNT(*),
 FROM ({sql}) d
 GROUP BY d.inst
 """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
+    rows = _fetch(sql, params)
     return {
         row[0]: IndicatorFigures(
             managed_population=int(row[1]),

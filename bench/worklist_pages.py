@@ -1,0 +1,176 @@
+"""Benchmark the chronic-care pages at Tianjin scale (issue 4: the worklist page of one
+institution at most 300 ms server time, p95).
+
+Server time is the time Django takes to answer a request made with the test Client in this
+process (``force_login``, DEBUG off): middleware, session and scope lookup, the view, every
+query and the template; no network and no WSGI server. Each page is requested ``--warmup``
+times untimed, then ``--requests`` times timed; the script prints the median, p95, maximum,
+the query count per request and the size of the page as a Markdown table
+(docs/benchmarks/quality.md), and the load average before and after each page.
+
+Pages:
+
+- ``/care/<code>/worklists/`` of the busiest institution (the most enrolments running today),
+  as one of its health managers, for each of the five lists;
+- ``/dashboards/quality/`` as the city regulator (the city by district, with the monthly
+  trend) and ``/dashboards/quality/districts/<code>/`` as the district regulator of the demo
+  district (its institutions, with the trend).
+
+The database is one seeded with ``seed_demo --scale tianjin`` including the care steps (see
+bench/quality_indicators.py ``--seed``):
+
+    .venv/bin/python bench/worklist_pages.py --database hc_bench_care
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def _setup(database: str, host: str, port: str, user: str) -> None:
+    os.environ["DATABASE_URL"] = f"postgres://{user}@{host}:{port}/{database}"
+    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-" + "x" * 40)
+    os.environ.pop("REDIS_URL", None)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healthcommunity.settings")
+    import django
+
+    django.setup()
+    from django.conf import settings
+
+    # DEBUG would record every query; the static-files storage (no manifest to build) and the
+    # HTTPS redirect were chosen at import, as bench/dashboards.py does.
+    settings.DEBUG = False
+
+
+def _percentile(values: list[float], share: float) -> float:
+    """Nearest rank: the smallest value with at least ``share`` of the values at or below it."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
+
+
+def _check(response: object, url: str) -> None:
+    status = getattr(response, "status_code", None)
+    if status != 200:
+        raise SystemExit(f"{url} answered {status}")
+
+
+def _load() -> str:
+    return f"{os.getloadavg()[0]:.2f}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--database", default="hc_bench_care")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", default="5432")
+    parser.add_argument("--user", default="postgres")
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--requests", type=int, default=50)
+    parser.add_argument("--dashboard-requests", type=int, default=10)
+    parser.add_argument(
+        "--only", choices=["worklists", "dashboards"], help="benchmark only these pages"
+    )
+    args = parser.parse_args()
+    _setup(args.database, args.host, args.port, args.user)
+
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+    from django.db.models import Count, Q
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+    from django.urls import reverse
+    from django.utils import timezone
+
+    from chronic_care.worklists import Worklist
+    from cloud_management.models import DiabetesEnrollment, District, StaffRole
+    from healthcommunity.demo.catalogue import DEMO_DISTRICT_CODE
+
+    if settings.DEBUG:
+        raise SystemExit("DEBUG must be off for the benchmark.")
+    today = timezone.localdate()
+    busiest = (
+        DiabetesEnrollment.objects.filter(enrolled_on__lte=today)
+        .filter(Q(ended_on__isnull=True) | Q(ended_on__gte=today))
+        .values("institution_id", "institution__code")
+        .annotate(n=Count("id"))
+        .order_by("-n", "institution_id")
+        .first()
+    )
+    if busiest is None:
+        raise SystemExit("No enrolment runs today: seed the tianjin scale first.")
+    code = busiest["institution__code"]
+    manager = (
+        StaffRole.objects.filter(
+            institution_id=busiest["institution_id"], role=StaffRole.Role.HEALTH_MANAGER
+        )
+        .order_by("user_id")
+        .values_list("user_id", flat=True)
+        .first()
+    )
+    users = get_user_model().objects
+    district = District.objects.get(code=DEMO_DISTRICT_CODE)
+    district_regulator = users.get(username="regulator_nankai")
+    scenarios: list[tuple[str, Any, str, int]] = []
+    if args.only in (None, "worklists"):
+        for worklist in Worklist:
+            url = f"{reverse('chronic_care:worklists', args=[code])}?list={worklist.value}"
+            label = f"worklists {code} ({busiest['n']} enrolees), list={worklist.value}"
+            scenarios.append((label, users.get(pk=int(manager or 0)), url, args.requests))
+    if args.only in (None, "dashboards"):
+        scenarios.append(
+            (
+                "quality dashboard, city (regulator_city)",
+                users.get(username="regulator_city"),
+                reverse("chronic_care_quality:index"),
+                args.dashboard_requests,
+            )
+        )
+        scenarios.append(
+            (
+                f"quality dashboard, district {district.code} (regulator_nankai)",
+                district_regulator,
+                reverse("chronic_care_quality:district", args=[district.code]),
+                args.dashboard_requests,
+            )
+        )
+
+    print(f"today {today}; busiest institution {code} with {busiest['n']} enrolments running")
+    print("| page | requests | median | p95 | max | queries | size | load before → after |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for label, user, url, requests in scenarios:
+        client = Client()
+        client.force_login(user)
+        before = _load()
+        for _ in range(args.warmup):
+            _check(client.get(url, secure=True), url)
+        times = []
+        queries = 0
+        size = 0
+        for _ in range(requests):
+            with CaptureQueriesContext(connection) as captured:
+                started = time.perf_counter()
+                response = client.get(url, secure=True)
+                times.append((time.perf_counter() - started) * 1000)
+            _check(response, url)
+            queries = len(captured.captured_queries)
+            size = len(response.content)
+        print(
+            f"| {label} | {requests} | {statistics.median(times):.0f} ms "
+            f"| {_percentile(times, 0.95):.0f} ms | {max(times):.0f} ms | {queries} "
+            f"| {size // 1024} KiB | {before} → {_load()} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
