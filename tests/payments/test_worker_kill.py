@@ -48,8 +48,8 @@ pytestmark = [
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
-INSTITUTIONS = 30
-MEMBERS_PER_INSTITUTION = 3
+INSTITUTIONS = 20
+MEMBERS_PER_INSTITUTION = 2
 # Each child pauses this long inside its task before settling, so a kill lands mid-task.
 CHILD_PAUSE_SECONDS = 0.1
 WAIT_SECONDS = 40
