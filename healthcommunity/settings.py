@@ -239,6 +239,9 @@ LOGGING = {
         },
     },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # python-barcode announces at INFO on every start that it draws without Pillow (we only
+    # draw SVG labels): noise in every command's output.
+    "loggers": {"pyBarcode": {"level": "WARNING"}},
 }
 
 # Demo and patient-page settings.
