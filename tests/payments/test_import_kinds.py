@@ -582,7 +582,9 @@ def test_the_copy_path_and_the_portable_path_give_the_same_rows(
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
+# serialized_rollback: the tables the migrations fill (districts, schedules, content types) are
+# restored for the tests that follow.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_bulk_load_gives_the_same_rows_and_restores_the_ledgers_constraints(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
