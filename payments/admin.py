@@ -19,6 +19,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
+from django.db.models import Q
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -34,6 +35,7 @@ from cloud_management.admin_scoping import (
     institution_filter,
     resident_search_q,
 )
+from cloud_management.models import Patient
 from payments.formulas import (
     DEFAULT_RETENTION_TIERS,
     MAX_QUALITY_SCORE,
@@ -417,10 +419,10 @@ class ClaimLineAdmin(_ReadOnlyScopedAdmin):
         term = search_term.strip()
         if not term:
             return queryset, False
-        # Exact claim ID (unique index) or the resident's lines (patient, date index).
-        return queryset.filter(claim_id=term) | queryset.filter(
-            resident_search_q(term, "patient__")
-        ), False
+        # The exact claim ID (unique index), or the lines of the residents found by ID, phone or
+        # name prefix (each indexed), through the ledger's (patient, service date) index.
+        residents = Patient.objects.filter(resident_search_q(term)).values("pk")
+        return queryset.filter(Q(claim_id=term) | Q(patient_id__in=residents)), False
 
 
 @admin.register(SettlementLine)
