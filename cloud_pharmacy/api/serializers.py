@@ -10,6 +10,7 @@ from cloud_pharmacy.models import (
     Prescription,
     PrescriptionEvent,
     PrescriptionLine,
+    ReplenishmentOrder,
     ReviewFinding,
     StockBatch,
 )
@@ -142,3 +143,60 @@ class StockBatchOutputSerializer(serializers.ModelSerializer[StockBatch]):
     class Meta:
         model = StockBatch
         fields = ["id", "institution", "drug", "batch_number", "expires_on", "quantity"]
+
+
+class ReorderSuggestionOutputSerializer(serializers.Serializer[object]):
+    drug_id = serializers.IntegerField()
+    drug = serializers.CharField()
+    consumed = serializers.IntegerField()
+    daily_use = serializers.FloatField()
+    on_hand = serializers.IntegerField()
+    suggested = serializers.IntegerField()
+
+
+class ReplenishmentLineInputSerializer(serializers.Serializer[dict[str, object]]):
+    drug = serializers.CharField(max_length=32)
+    quantity = serializers.IntegerField(min_value=1)
+
+
+class ReplenishmentInputSerializer(serializers.Serializer[dict[str, object]]):
+    institution = serializers.CharField(max_length=20)
+    lines = ReplenishmentLineInputSerializer(many=True)
+
+
+class ReplenishmentOrderOutputSerializer(serializers.ModelSerializer[ReplenishmentOrder]):
+    institution = serializers.CharField(source="institution.code")
+    supplier = serializers.CharField(source="supplier.code")
+    lines = serializers.SerializerMethodField()
+    shipped = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ReplenishmentOrder
+        fields = [
+            "id",
+            "institution",
+            "supplier",
+            "status",
+            "requested_at",
+            "shipped_at",
+            "received_at",
+            "lines",
+            "shipped",
+        ]
+
+    def get_lines(self, order: ReplenishmentOrder) -> list[dict[str, object]]:
+        return [
+            {"drug": line.drug.code, "quantity": line.quantity}
+            for line in order.lines.select_related("drug").order_by("id")
+        ]
+
+    def get_shipped(self, order: ReplenishmentOrder) -> list[dict[str, object]]:
+        return [
+            {
+                "drug": line.drug.code,
+                "batch_number": line.batch_number,
+                "expires_on": line.expires_on.isoformat(),
+                "quantity": line.quantity,
+            }
+            for line in order.shipped.select_related("drug").order_by("id")
+        ]

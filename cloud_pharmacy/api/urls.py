@@ -9,6 +9,9 @@ router.register("drugs", views.DrugViewSet, basename="drug")
 router.register("prescriptions", views.PrescriptionViewSet, basename="prescription")
 router.register("findings", views.FindingViewSet, basename="finding")
 router.register("stock", views.StockBatchViewSet, basename="stock-batch")
+router.register(
+    "replenishment-orders", views.ReplenishmentOrderViewSet, basename="replenishment-order"
+)
 
 app_name = "pharmacy-api"
 urlpatterns = router.urls

@@ -28,7 +28,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from cloud_management.access import get_visible_or_404, visible_to
+from cloud_management.access import get_visible_or_404, scope_of, visible_to
 from cloud_management.models import Institution, Patient
 from cloud_pharmacy import selectors, services
 from cloud_pharmacy.api.serializers import (
@@ -37,9 +37,12 @@ from cloud_pharmacy.api.serializers import (
     JustificationInputSerializer,
     PrescriptionInputSerializer,
     PrescriptionOutputSerializer,
+    ReorderSuggestionOutputSerializer,
+    ReplenishmentInputSerializer,
+    ReplenishmentOrderOutputSerializer,
     StockBatchOutputSerializer,
 )
-from cloud_pharmacy.models import Drug, ReviewFinding
+from cloud_pharmacy.models import Drug, ReplenishmentOrder, ReviewFinding
 
 ResultT = TypeVar("ResultT")
 
@@ -218,7 +221,8 @@ class FindingViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet[Any]):
 class StockBatchViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Any]
 ):
-    """Stock by batch at the user's institutions."""
+    """Stock by batch at the user's institutions; ``expiring/?within_days=`` is the expiry
+    alert list, ``reorder-suggestions/?institution=CODE`` what to order from consumption."""
 
     permission_classes = [IsAuthenticated]
     serializer_class = StockBatchOutputSerializer
@@ -226,6 +230,112 @@ class StockBatchViewSet(
 
     def get_queryset(self) -> models.QuerySet[Any]:
         return selectors.stock_visible_to(self.request.user).order_by("expires_on", "id")
+
+    @extend_schema(responses=StockBatchOutputSerializer(many=True))
+    @action(detail=False, methods=["get"])
+    def expiring(self, request: Request) -> Response:
+        try:
+            within = int(request.query_params.get("within_days", "90"))
+        except ValueError:
+            raise serializers.ValidationError(
+                {"within_days": [_("Enter a whole number of days.")]}
+            ) from None
+        if not 0 <= within <= 3650:
+            raise serializers.ValidationError(
+                {"within_days": [_("Enter a number of days from 0 to 3650.")]}
+            )
+        institution_ids = list(
+            visible_to(request.user, Institution.objects.all()).values_list("pk", flat=True)
+        )
+        rows = selectors.expiring_batches(institution_ids=institution_ids, within_days=within)
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(StockBatchOutputSerializer(page, many=True).data)
+
+    @extend_schema(responses=ReorderSuggestionOutputSerializer(many=True))
+    @action(detail=False, methods=["get"], url_path="reorder-suggestions")
+    def reorder_suggestions(self, request: Request) -> Response:
+        code = request.query_params.get("institution", "")
+        institution = _institution(
+            visible_to(request.user, Institution.objects.all()), code, "institution"
+        )
+        if not (
+            scope_of(request.user).is_operator
+            or institution.pk in scope_of(request.user).institution_ids
+        ):
+            raise serializers.ValidationError(
+                {"institution": [_("Unknown institution “%(code)s”.") % {"code": code}]}
+            )
+        suggestions = selectors.reorder_suggestions(institution_id=institution.pk)
+        return Response(ReorderSuggestionOutputSerializer(suggestions, many=True).data)
+
+
+class ReplenishmentOrderViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Any]
+):
+    """Orders to the central cloud pharmacy: ``POST`` orders (pharmacists of the ordering
+    institution), ``{id}/ship/`` (the central pharmacy's), ``{id}/receive/`` (the ordering
+    institution's)."""
+
+    permission_classes = [IsAuthenticated]
+    serializer_class = ReplenishmentOrderOutputSerializer
+    filterset_fields = ["status"]
+
+    def get_queryset(self) -> models.QuerySet[Any]:
+        return visible_to(
+            self.request.user,
+            ReplenishmentOrder.objects.select_related("institution", "supplier").order_by(
+                "-requested_at", "-id"
+            ),
+        )
+
+    @extend_schema(
+        request=ReplenishmentInputSerializer, responses={201: ReplenishmentOrderOutputSerializer}
+    )
+    def create(self, request: Request) -> Response:
+        data = ReplenishmentInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        institution = _institution(
+            visible_to(request.user, Institution.objects.all()),
+            values["institution"],
+            "institution",
+        )
+        codes = [row["drug"] for row in values["lines"]]
+        drugs = {d.code: d for d in Drug.objects.filter(code__in=codes)}
+        lines = []
+        for number, row in enumerate(values["lines"], start=1):
+            if row["drug"] not in drugs:
+                raise serializers.ValidationError(
+                    {
+                        f"lines[{number}].drug": [
+                            _("Row %(row)s: unknown drug “%(code)s”.")
+                            % {"row": number, "code": row["drug"]}
+                        ]
+                    }
+                )
+            lines.append((drugs[row["drug"]], row["quantity"]))
+        order = call_service(
+            services.request_replenishment, user=request.user, institution=institution, lines=lines
+        )
+        return Response(
+            ReplenishmentOrderOutputSerializer(order).data, status=status.HTTP_201_CREATED
+        )
+
+    @extend_schema(request=None, responses=ReplenishmentOrderOutputSerializer)
+    @action(detail=True, methods=["post"])
+    def ship(self, request: Request, pk: str | None = None) -> Response:
+        order = call_service(
+            services.ship_replenishment, user=request.user, order=self.get_object()
+        )
+        return Response(ReplenishmentOrderOutputSerializer(order).data)
+
+    @extend_schema(request=None, responses=ReplenishmentOrderOutputSerializer)
+    @action(detail=True, methods=["post"])
+    def receive(self, request: Request, pk: str | None = None) -> Response:
+        order = call_service(
+            services.receive_replenishment, user=request.user, order=self.get_object()
+        )
+        return Response(ReplenishmentOrderOutputSerializer(order).data)
 
 
 def _justification(request: Request) -> str:
