@@ -10,9 +10,11 @@ class CloudPharmacyConfig(AppConfig):
 
     def ready(self) -> None:
         from cloud_management.patient_pages import register_patient_link
+        from cloud_pharmacy.monitoring import register_metrics
         from cloud_pharmacy.scoping import register_scope_rules
 
         register_scope_rules()
+        register_metrics()
         register_patient_link(
             key="cloud_pharmacy.prescriptions",
             label=_("My prescriptions"),
