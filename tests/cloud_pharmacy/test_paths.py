@@ -396,3 +396,50 @@ def test_a_pharmacist_cannot_open_the_prescription_form(home_pharmacist, client)
     client.force_login(home_pharmacist)
 
     assert client.get(reverse("admin:cloud_pharmacy_prescription_write")).status_code == 403
+
+
+def test_the_admin_actions_approve_and_dispense_a_clean_prescription(
+    prescribing_doctor, home_pharmacist, resident, home_institution, stocked, client
+):
+    rx = services.write_prescription(
+        user=prescribing_doctor,
+        patient=resident,
+        institution=home_institution,
+        diagnosis_codes=["I10"],
+        lines=[line("AML5", "5", "qd", 7, 7)],
+    )
+    client.force_login(home_pharmacist)
+    url = reverse("admin:cloud_pharmacy_prescription_changelist")
+
+    for action in ("approve", "dispense"):
+        client.post(url, {"action": action, "_selected_action": [rx.pk], "justification": ""})
+
+    assert Prescription.objects.get(pk=rx.pk).status == "dispensed"
+    assert StockBatch.objects.get(pk=stocked["AML5"].pk).quantity == 493
+
+
+def test_the_admin_override_action_needs_a_justification(
+    prescribing_doctor, home_pharmacist, resident, home_institution, stocked, client
+):
+    rx = services.write_prescription(
+        user=prescribing_doctor,
+        patient=resident,
+        institution=home_institution,
+        diagnosis_codes=["I10"],
+        lines=[line("AML5", "5", "qd", 7, 7), line("NIF30", "30", "qd", 7, 7)],
+    )
+    finding = rx.findings.get()
+    client.force_login(home_pharmacist)
+    url = reverse("admin:cloud_pharmacy_reviewfinding_changelist")
+
+    client.post(url, {"action": "override", "_selected_action": [finding.pk], "justification": ""})
+    finding.refresh_from_db()
+    assert finding.is_overridden is False
+    client.post(
+        url,
+        {"action": "override", "_selected_action": [finding.pk], "justification": "难治性高血压"},
+    )
+
+    finding.refresh_from_db()
+    assert finding.is_overridden is True
+    assert ReviewDecision.objects.get(action="override").justification == "难治性高血压"
