@@ -4,8 +4,9 @@ institution at most 300 ms server time, p95).
 Server time is the time Django takes to answer a request made with the test Client in this
 process (``force_login``, DEBUG off): middleware, session and scope lookup, the view, every
 query and the template; no network and no WSGI server. Each page is requested ``--warmup``
-times untimed, then ``--requests`` times timed; the script prints the median, p95, maximum,
-the query count per request and the size of the page as a Markdown table
+times untimed, then ``--requests`` times timed; the script prints the median, p95, maximum, the
+median time spent in the database (the sum of the queries' times as the client sees them) and
+in this process's CPU, the query count per request and the size of the page as a Markdown table
 (docs/benchmarks/quality.md), and the load average before and after each page.
 
 Pages:
@@ -146,28 +147,36 @@ def main() -> None:
         )
 
     print(f"today {today}; busiest institution {code} with {busiest['n']} enrolments running")
-    print("| page | requests | median | p95 | max | queries | size | load before → after |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    print(
+        "| page | requests | median | p95 | max | database (median) | Python CPU (median) "
+        "| queries | size | load before → after |"
+    )
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for label, user, url, requests in scenarios:
         client = Client()
         client.force_login(user)
         before = _load()
         for _ in range(args.warmup):
             _check(client.get(url, secure=True), url)
-        times = []
+        times: list[float] = []
+        cpu: list[float] = []
+        database: list[float] = []
         queries = 0
         size = 0
         for _ in range(requests):
             with CaptureQueriesContext(connection) as captured:
-                started = time.perf_counter()
+                started, started_cpu = time.perf_counter(), time.process_time()
                 response = client.get(url, secure=True)
                 times.append((time.perf_counter() - started) * 1000)
+                cpu.append((time.process_time() - started_cpu) * 1000)
             _check(response, url)
             queries = len(captured.captured_queries)
+            database.append(sum(float(q["time"]) for q in captured.captured_queries) * 1000)
             size = len(response.content)
         print(
             f"| {label} | {requests} | {statistics.median(times):.0f} ms "
-            f"| {_percentile(times, 0.95):.0f} ms | {max(times):.0f} ms | {queries} "
+            f"| {_percentile(times, 0.95):.0f} ms | {max(times):.0f} ms "
+            f"| {statistics.median(database):.0f} ms | {statistics.median(cpu):.0f} ms | {queries} "
             f"| {size // 1024} KiB | {before} → {_load()} |"
         )
 

@@ -19,6 +19,7 @@ from fractions import Fraction
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -50,6 +51,7 @@ from payments.dashboard_selectors import (
 from payments.formulas import IndicatorFigures
 
 FIRST_YEAR = 2015
+WORKLIST_PAGE_SIZE = 100
 SMR_COLOUR = charts.BUDGET_COLOUR
 GCR_COLOUR = charts.SPENDING_COLOUR
 HTR_COLOUR = charts.PAYABLE_COLOUR
@@ -374,11 +376,14 @@ def worklists(request: HttpRequest, code: str) -> HttpResponse:
     except ValueError:
         raise Http404 from None
     lists = worklists_for_institution(institution=institution, today=timezone.localdate())
+    # A page of the list at a time: the busiest institutions have a thousand residents on one.
+    page = Paginator(lists.of(chosen), WORKLIST_PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "institution": institution,
         "today": lists.today,
         "counts": lists.counts(),
         "chosen": chosen,
-        "entries": lists.of(chosen),
+        "entries": page.object_list,
+        "page": page,
     }
     return render(request, "chronic_care/worklists.html", context)

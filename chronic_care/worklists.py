@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
+from django.db import connection
 from django.db.models import OuterRef, Subquery
 from django.utils.translation import gettext_lazy as _
 
@@ -117,22 +118,45 @@ def owed_follow_ups(covered_days: int, year_days: int) -> int:
 def _latest_fbg_by_patient(
     enrolments: Sequence[DiabetesEnrollment], today: dt.date
 ) -> dict[int, tuple[dt.date, Decimal]]:
-    """The latest fasting glucose (date, value) of each resident: one query."""
-    patient_ids = [enrolment.patient_id for enrolment in enrolments]
+    """The latest fasting glucose (date, value) of each resident: one query, one row per
+    resident (the measurements ranked newest first, on one date the highest value)."""
+    patient_ids = sorted({enrolment.patient_id for enrolment in enrolments})
     if not patient_ids:
         return {}
-    rows = measurements(
-        kinds=[Kind.FBG],
-        patients=patient_ids,
-        date_from=today - dt.timedelta(days=LATEST_FBG_LOOKBACK_DAYS),
-        date_to=today,
-    ).order_by("subject", "-measured_on", "-reading")
-    latest: dict[int, tuple[dt.date, Decimal]] = {}
-    for row in rows:
-        if row["subject"] not in latest:
-            value = Decimal(row["reading"]).quantize(Decimal("0.01")).normalize()
-            latest[row["subject"]] = (row["measured_on"], value)
-    return latest
+    readings_sql, params = (
+        measurements(
+            kinds=[Kind.FBG],
+            patients=patient_ids,
+            date_from=today - dt.timedelta(days=LATEST_FBG_LOOKBACK_DAYS),
+            date_to=today,
+        )
+        .query.get_compiler(connection=connection)
+        .as_sql()
+    )
+    sql = f"""
+SELECT subject, measured_on, reading FROM (
+    SELECT r.subject, r.measured_on, r.reading,
+           ROW_NUMBER() OVER (
+               PARTITION BY r.subject ORDER BY r.measured_on DESC, r.reading DESC
+           ) AS position
+    FROM ({readings_sql}) r
+) ranked
+WHERE position = 1
+"""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return {
+        subject: (
+            _as_date(measured_on),
+            Decimal(str(reading)).quantize(Decimal("0.01")).normalize(),
+        )
+        for subject, measured_on, reading in rows
+    }
+
+
+def _as_date(value: object) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
 
 
 def worklists_for_institution(*, institution: Institution, today: dt.date) -> Worklists:
