@@ -10,8 +10,10 @@ from cloud_pharmacy.models import (
     Prescription,
     PrescriptionEvent,
     PrescriptionLine,
+    ReplenishmentLine,
     ReplenishmentOrder,
     ReviewFinding,
+    ShipmentLine,
     StockBatch,
 )
 
@@ -164,11 +166,27 @@ class ReplenishmentInputSerializer(serializers.Serializer[dict[str, object]]):
     lines = ReplenishmentLineInputSerializer(many=True)
 
 
+class ReplenishmentLineOutputSerializer(serializers.ModelSerializer[ReplenishmentLine]):
+    drug = serializers.CharField(source="drug.code")
+
+    class Meta:
+        model = ReplenishmentLine
+        fields = ["drug", "quantity"]
+
+
+class ShipmentLineOutputSerializer(serializers.ModelSerializer[ShipmentLine]):
+    drug = serializers.CharField(source="drug.code")
+
+    class Meta:
+        model = ShipmentLine
+        fields = ["drug", "batch_number", "expires_on", "quantity"]
+
+
 class ReplenishmentOrderOutputSerializer(serializers.ModelSerializer[ReplenishmentOrder]):
     institution = serializers.CharField(source="institution.code")
     supplier = serializers.CharField(source="supplier.code")
-    lines = serializers.SerializerMethodField()
-    shipped = serializers.SerializerMethodField()
+    lines = ReplenishmentLineOutputSerializer(many=True)
+    shipped = ShipmentLineOutputSerializer(many=True)
 
     class Meta:
         model = ReplenishmentOrder
@@ -182,21 +200,4 @@ class ReplenishmentOrderOutputSerializer(serializers.ModelSerializer[Replenishme
             "received_at",
             "lines",
             "shipped",
-        ]
-
-    def get_lines(self, order: ReplenishmentOrder) -> list[dict[str, object]]:
-        return [
-            {"drug": line.drug.code, "quantity": line.quantity}
-            for line in order.lines.select_related("drug").order_by("id")
-        ]
-
-    def get_shipped(self, order: ReplenishmentOrder) -> list[dict[str, object]]:
-        return [
-            {
-                "drug": line.drug.code,
-                "batch_number": line.batch_number,
-                "expires_on": line.expires_on.isoformat(),
-                "quantity": line.quantity,
-            }
-            for line in order.shipped.select_related("drug").order_by("id")
         ]

@@ -283,9 +283,9 @@ class ReplenishmentOrderViewSet(
     def get_queryset(self) -> models.QuerySet[Any]:
         return visible_to(
             self.request.user,
-            ReplenishmentOrder.objects.select_related("institution", "supplier").order_by(
-                "-requested_at", "-id"
-            ),
+            ReplenishmentOrder.objects.select_related("institution", "supplier")
+            .prefetch_related("lines__drug", "shipped__drug")
+            .order_by("-requested_at", "-id"),
         )
 
     @extend_schema(
