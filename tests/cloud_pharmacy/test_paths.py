@@ -443,3 +443,20 @@ def test_the_admin_override_action_needs_a_justification(
     finding.refresh_from_db()
     assert finding.is_overridden is True
     assert ReviewDecision.objects.get(action="override").justification == "难治性高血压"
+
+
+def test_the_patient_page_renders_in_the_products_chinese_default(
+    blocked, resident, client, chinese_default
+):
+    client.force_login(resident.user)
+
+    page = client.get("/me/prescriptions/")
+
+    assert page.status_code == 200
+    assert "盐酸二甲双胍片" in page.content.decode()
+
+
+def test_the_record_page_links_to_the_prescriptions(resident, client):
+    client.force_login(resident.user)
+
+    assert reverse("cloud_pharmacy:my_prescriptions") in client.get("/me/").content.decode()
