@@ -135,13 +135,22 @@ def _booking_errors(
 
 
 def book_home_service(
-    *, user: Any, slot_id: int, item_code: str, address: str, phone: str, notes: str = ""
+    *,
+    user: Any,
+    slot_id: int,
+    item_code: str,
+    address: str,
+    phone: str,
+    notes: str = "",
+    patient: Patient | None = None,
 ) -> Booking:
-    """Book a home service for the logged-in patient: take one place in the slot, or refuse
-    with :class:`SlotFull` when none is left."""
+    """Book a home service for the logged-in patient, or, with ``patient``, for a resident who
+    telephoned the institution (its staff book for them): take one place in the slot, or
+    refuse with :class:`SlotFull` when none is left."""
     try:
         return _book(
             user=user,
+            patient=patient,
             slot_id=slot_id,
             item_code=item_code,
             address=address,
@@ -157,10 +166,20 @@ def book_home_service(
 
 @transaction.atomic
 def _book(
-    *, user: Any, slot_id: int, item_code: str, address: str, phone: str, notes: str
+    *,
+    user: Any,
+    patient: Patient | None,
+    slot_id: int,
+    item_code: str,
+    address: str,
+    phone: str,
+    notes: str,
 ) -> Booking:
-    patient = patient_of(user)
     slot = ServiceSlot.objects.select_related("institution").filter(pk=slot_id).first()
+    if patient is None:
+        patient = patient_of(user)
+    elif slot is not None:
+        _require_manager(user, slot.institution_id)
     item = ServiceItem.objects.filter(code=item_code, is_active=True).first()
     errors = _booking_errors(slot=slot, item=item, address=address, phone=phone, notes=notes)
     if errors or slot is None or item is None:

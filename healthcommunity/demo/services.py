@@ -6,7 +6,9 @@
   afternoons for nursing care, Monday to Saturday) and the slots they give from today for two
   weeks.
 - Bookings at the demo institution in every status, made through the same services the
-  patients and staff use (so the places, visit events, exam orders and claim lines are real):
+  patients and staff use (so the places, visit events, exam orders and claim lines are real;
+  the other residents telephoned the centre, whose nurse booked for them, so no logins are
+  added):
   requested, confirmed, assigned, on the way, arrived, specimen collected, completed, cancelled
   and no-show. The visits in progress use the earliest slot still open (today's, or
   tomorrow's late in the evening).
@@ -20,7 +22,6 @@ and the bookings are made only when the demo institution has none yet.
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -33,7 +34,6 @@ from django.utils.translation import gettext as _
 from cloud_exams.models import ExamOrderItem, ExamResult, Specimen
 from cloud_exams.services import enter_result, receive_specimen, verify_result
 from cloud_management.models import Institution, Patient, StaffRole
-from cloud_management.services import create_patient_account
 from cloud_services import services
 from cloud_services.models import Booking, ServiceItem, ServiceSlot, SlotTemplate
 from healthcommunity.demo.catalogue import DEMO_INSTITUTION_CODE
@@ -158,16 +158,15 @@ def _open_slots(institution: Institution, code: str) -> list[ServiceSlot]:
     ]
 
 
-def _resident_user(patient: Patient) -> Any:
-    if patient.user_id is None:
-        # A resident who registered on the patient pages with a password of their own.
-        create_patient_account(patient=patient, password=secrets.token_urlsafe(16))
-    return patient.user
-
-
-def _book(patient: Patient, slot: ServiceSlot, code: str, n: int, notes: str = "") -> Booking:
+def _book(
+    patient: Patient, slot: ServiceSlot, code: str, n: int, staff: Any, notes: str = ""
+) -> Booking:
+    """The demo patient books on their phone; other residents telephoned the centre, whose
+    nurse booked for them (so the demo adds no logins)."""
+    by_phone = patient.user_id is None
     return services.book_home_service(
-        user=_resident_user(patient),
+        user=staff if by_phone else patient.user,
+        patient=patient if by_phone else None,
         slot_id=slot.pk,
         item_code=code,
         address=patient.address or DEMO_ADDRESS.format(n=10 + n, b=1 + n % 6, f=1 + n % 7, u=1),
@@ -187,7 +186,7 @@ def _advance(booking: Booking, status: str, staff: Any, nurse: Any) -> Booking:
         Booking.Status.COMPLETED,
     ]
     if status == Booking.Status.CANCELLED:
-        services.cancel_booking(user=booking.patient.user, booking=booking)
+        services.cancel_booking(user=staff, booking=booking, reason="家属来电取消。")
         return booking
     if status == Booking.Status.NO_SHOW:
         status_path = order[:3]
@@ -287,7 +286,7 @@ def _seed_bookings(ctx: SeedContext) -> None:
             if status not in (Booking.Status.REQUESTED, Booking.Status.CONFIRMED)
             else (slots[min(len(slots) - 1, 2 + n)])
         )
-        booking = _book(resident, slot, code, n)
+        booking = _book(resident, slot, code, n, staff)
         _advance(booking, status, staff, nurses[n % len(nurses)])
         made += 1
     if demo_patient is not None:
@@ -302,7 +301,9 @@ def _demo_patient_blood_draws(
     slots = _open_slots(demo, "HS-BLD-TAC")
     if len(slots) < 2:
         return 0
-    done = _book(patient, slots[0], "HS-BLD-TAC", 0, notes="肺移植术后，复查他克莫司谷浓度。")
+    done = _book(
+        patient, slots[0], "HS-BLD-TAC", 0, staff, notes="肺移植术后，复查他克莫司谷浓度。"
+    )
     _advance(done, Booking.Status.COMPLETED, staff, nurse)
     done.refresh_from_db()
     lab = users.get("lab_technician")
@@ -315,7 +316,7 @@ def _demo_patient_blood_draws(
             verify_result(user=verifier, result=ExamResult.objects.get(pk=result.pk))
         services.notify_results_ready()
     later = [s for s in slots if s.date >= timezone.localdate() + dt.timedelta(days=5)]
-    upcoming = _book(patient, (later or slots)[0], "HS-BLD-TAC", 1)
+    upcoming = _book(patient, (later or slots)[0], "HS-BLD-TAC", 1, staff)
     _advance(upcoming, Booking.Status.ASSIGNED, staff, nurse)
     return 2
 

@@ -7,7 +7,7 @@ import pytest
 
 import cloud_services.sms
 from cloud_exams.models import ExamResult
-from cloud_management.models import StaffRole
+from cloud_management.models import Patient, StaffRole
 from cloud_services.models import Booking, ServiceSlot, SlotTemplate
 from healthcommunity.demo import exams as demo_exams
 from healthcommunity.demo import services as demo_services
@@ -63,6 +63,7 @@ def test_the_demo_has_slots_nurses_bookings_in_every_status_and_a_verified_blood
     assert result.verified_at is not None
     assert done.result_notified_at is not None
     assert cloud_services.sms.outbox == []  # the demo texts nobody
+    assert list(Patient.objects.filter(user__isnull=False)) == [patient]
 
     first = counts()
     run_steps()

@@ -142,6 +142,37 @@ def test_only_a_patient_with_a_login_books(nurse, slot):
         )
 
 
+def test_staff_book_for_a_resident_who_telephoned(home_institution, slot, nurse):
+    resident = PatientFactory(home_institution=home_institution, phone="13512345678")
+    booking = services.book_home_service(
+        user=nurse,
+        patient=resident,
+        slot_id=slot.pk,
+        item_code=BLOOD_DRAW,
+        address="长江道2号",
+        phone="13512345678",
+    )
+    assert (booking.patient, booking.booked_by) == (resident, nurse)
+    slot.refresh_from_db()
+    assert slot.booked == 1
+
+
+@pytest.mark.parametrize("who", ["pharmacist", "other_nurse"])
+def test_only_the_institutions_staff_book_for_a_resident(request, home_institution, slot, who):
+    resident = PatientFactory(home_institution=home_institution)
+    with pytest.raises(PermissionDenied):
+        services.book_home_service(
+            user=request.getfixturevalue(who),
+            patient=resident,
+            slot_id=slot.pk,
+            item_code=BLOOD_DRAW,
+            address="长江道2号",
+            phone="13512345678",
+        )
+    slot.refresh_from_db()
+    assert slot.booked == 0
+
+
 # --- cancelling -----------------------------------------------------------------------------
 
 
