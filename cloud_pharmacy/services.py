@@ -307,7 +307,9 @@ def _run_review(prescription: Prescription, lines: Sequence[PrescriptionLine]) -
 
 
 def prescriptions_for_update() -> QuerySet[Prescription]:
-    return Prescription.objects.select_for_update().order_by("pk")
+    """Prescriptions locked row by row; only the prescription's own row (``of=self``), so the
+    patient joined in for the claim is not locked as well."""
+    return Prescription.objects.select_for_update(of=("self",)).order_by("pk")
 
 
 def _locked(prescription: Prescription) -> Prescription:
