@@ -110,7 +110,13 @@ def needs_first_visit_assessment(
 
 
 def _booking_errors(
-    *, slot: ServiceSlot | None, item: ServiceItem | None, address: str, phone: str, notes: str
+    *,
+    slot: ServiceSlot | None,
+    item: ServiceItem | None,
+    is_offered: bool,
+    address: str,
+    phone: str,
+    notes: str,
 ) -> dict[str, str]:
     errors: dict[str, str] = {}
     if slot is None:
@@ -121,7 +127,7 @@ def _booking_errors(
             errors["slot"] = _("This slot is over; choose a later one.")
     if item is None:
         errors["item"] = _("There is no such home service.")
-    elif slot is not None and not slot.items.filter(pk=item.pk).exists():
+    elif slot is not None and not is_offered:
         errors["item"] = _("This home service is not offered in the chosen slot.")
     if not address.strip():
         errors["address"] = _("Enter the address where the nurse should come.")
@@ -180,8 +186,26 @@ def _book(
         patient = patient_of(user)
     elif slot is not None:
         _require_manager(user, slot.institution_id)
-    item = ServiceItem.objects.filter(code=item_code, is_active=True).first()
-    errors = _booking_errors(slot=slot, item=item, address=address, phone=phone, notes=notes)
+    # The item and whether the slot offers it, in one query.
+    item = (
+        ServiceItem.objects.filter(code=item_code, is_active=True)
+        .annotate(
+            is_offered=Exists(
+                ServiceSlot.items.through.objects.filter(
+                    serviceslot_id=slot_id, serviceitem_id=OuterRef("pk")
+                )
+            )
+        )
+        .first()
+    )
+    errors = _booking_errors(
+        slot=slot,
+        item=item,
+        is_offered=bool(getattr(item, "is_offered", False)),
+        address=address,
+        phone=phone,
+        notes=notes,
+    )
     if errors or slot is None or item is None:
         raise ValidationError(errors)
     if Booking.objects.filter(
