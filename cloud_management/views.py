@@ -42,6 +42,7 @@ from cloud_management.selectors import (
     patient_record,
     total_cells,
 )
+from cloud_management.work_pages import Audience, work_links
 
 # --- Home, login, logout --------------------------------------------------------------------
 
@@ -57,12 +58,16 @@ def home(request: HttpRequest) -> HttpResponse:
     scope = scope_of(request.user)
     if scope.is_patient and not _has_other_role(scope):
         return redirect("cloud_management:my_record")
+    uses_dashboards = monitoring_audience(request.user) is not None
     context = {
         "is_patient": scope.is_patient,
         "uses_admin": scope.may_use_admin and request.user.is_staff,
-        "uses_dashboards": monitoring_audience(request.user) is not None,
+        "uses_dashboards": uses_dashboards,
         "is_regulator": scope.is_regulator,
         "has_role": scope.is_patient or _has_other_role(scope),
+        # The other apps' dashboards and work pages (cloud_management.work_pages).
+        "dashboard_links": work_links(Audience.DASHBOARDS) if uses_dashboards else [],
+        "staff_links": work_links(Audience.STAFF) if scope.may_write else [],
     }
     return render(request, "cloud_management/start.html", context)
 
@@ -164,7 +169,12 @@ def dashboard_index(request: HttpRequest) -> HttpResponse:
     audience = _audience_or_404(request)
     figures = figures_for()
     metrics = registered_metrics()
-    context: dict[str, Any] = {"figures": figures, "metrics": metrics, "audience": audience}
+    context: dict[str, Any] = {
+        "figures": figures,
+        "metrics": metrics,
+        "audience": audience,
+        "dashboard_links": work_links(Audience.DASHBOARDS),
+    }
     if audience is MonitoringAudience.DISTRICTS:
         rows = district_rows(
             districts=monitored_districts(request.user), figures=figures, metrics=metrics

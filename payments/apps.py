@@ -11,12 +11,23 @@ class PaymentsConfig(AppConfig):
 
     def ready(self) -> None:
         from cloud_management.imports.registry import register_import_kind
+        from cloud_management.work_pages import Audience, register_work_link
         from payments.import_kinds import ClaimKind, SchemeKind
 
         register_scope_rules()
         # CONTRACTS §1 ``schemes`` and ``claims`` for import_records; idempotent.
         register_import_kind(SchemeKind)
         register_import_kind(ClaimKind)
+        register_work_link(
+            key="payments.settlements",
+            label=_("Insurance settlements"),
+            url_name="settlements:index",
+            audience=Audience.DASHBOARDS,
+            description=_(
+                "Budget against spending, retained surplus and fund payable per scheme and "
+                "period, down to the claim lines; downloads and a what-if simulation."
+            ),
+        )
 
 
 def register_scope_rules() -> None:
