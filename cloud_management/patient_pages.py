@@ -59,3 +59,30 @@ def unregister_patient_link(key: str) -> None:
 
 def patient_links() -> list[PatientLink]:
     return list(_LINKS.values())
+
+
+# --- Sign-up ------------------------------------------------------------------------------------
+# The page where a registered resident creates their own login (cloud_services owns it). The
+# welcome and login pages link to it while settings.PATIENT_SELF_REGISTRATION is on.
+
+_SIGNUP: dict[str, PatientLink] = {}
+
+
+def register_signup_page(*, url_name: str, label: str | Promise) -> PatientLink:
+    if not _URL_NAME.match(url_name):
+        raise ImproperlyConfigured(f"Sign-up URL name {url_name!r} must be 'namespace:name'.")
+    link = PatientLink(key="signup.page", label=label, url_name=url_name)
+    existing = _SIGNUP.get("page")
+    if existing is not None and existing != link:
+        raise ImproperlyConfigured("A sign-up page is already registered.")
+    _SIGNUP["page"] = link
+    return link
+
+
+def signup_page() -> PatientLink | None:
+    """The registered sign-up page, or ``None`` when patients may not sign up themselves."""
+    from django.conf import settings
+
+    if not settings.PATIENT_SELF_REGISTRATION:
+        return None
+    return _SIGNUP.get("page")

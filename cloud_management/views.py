@@ -31,7 +31,7 @@ from cloud_management.access import (
 )
 from cloud_management.forms import LoginForm
 from cloud_management.monitoring import figures_for, registered_metrics
-from cloud_management.patient_pages import patient_links
+from cloud_management.patient_pages import patient_links, signup_page
 from cloud_management.selectors import (
     MonitoringAudience,
     district_rows,
@@ -54,7 +54,7 @@ def _has_other_role(scope: Scope) -> bool:
 def home(request: HttpRequest) -> HttpResponse:
     """Welcome for visitors; a patient's own record; links to their part for everyone else."""
     if not request.user.is_authenticated:
-        return render(request, "cloud_management/welcome.html")
+        return render(request, "cloud_management/welcome.html", {"signup": signup_page()})
     scope = scope_of(request.user)
     if scope.is_patient and not _has_other_role(scope):
         return redirect("cloud_management:my_record")
@@ -78,6 +78,9 @@ class PatientLoginView(LoginView):
     template_name = "cloud_management/login.html"
     authentication_form = LoginForm
     redirect_authenticated_user = True
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        return super().get_context_data(signup=signup_page(), **kwargs)
 
 
 class PatientLogoutView(LogoutView):

@@ -9,7 +9,7 @@ class CloudServicesConfig(AppConfig):
     verbose_name = _("Cloud services")
 
     def ready(self) -> None:
-        from cloud_management.patient_pages import register_patient_link
+        from cloud_management.patient_pages import register_patient_link, register_signup_page
         from cloud_services.monitoring import register_metrics
 
         register_scope_rules()
@@ -20,6 +20,7 @@ class CloudServicesConfig(AppConfig):
             url_name="cloud_services:my_bookings",
             description=_("Book a nurse's home visit, such as a blood draw, and follow it."),
         )
+        register_signup_page(url_name="cloud_services:register", label=_("Create my login"))
 
 
 def register_scope_rules() -> None:

@@ -7,6 +7,7 @@ A patient sees only their own bookings; anyone else's booking is 404 (CONTRACTS 
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -39,6 +40,9 @@ def _item(code: str) -> ServiceItem:
 @require_http_methods(["GET", "POST"])
 def register(request: HttpRequest) -> HttpResponse:
     """A registered resident creates a login and is logged in."""
+    if not settings.PATIENT_SELF_REGISTRATION:
+        # Where the institutions create every login themselves, there is no such page.
+        raise Http404
     if request.user.is_authenticated:
         return redirect("cloud_services:my_bookings")
     form = RegisterForm(request.POST or None)

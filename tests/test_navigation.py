@@ -46,3 +46,23 @@ def health_manager(home_institution):
     from tests.factories.cloud_management import StaffRoleFactory
 
     return StaffRoleFactory(role=StaffRole.Role.HEALTH_MANAGER, institution=home_institution).user
+
+
+@pytest.mark.django_db
+def test_visitors_find_the_sign_up_page_from_the_welcome_and_login_pages(client):
+    signup = reverse("cloud_services:register")
+
+    for url in ("/", reverse("cloud_management:login")):
+        assert f'href="{signup}"' in client.get(url).content.decode()
+    assert client.get(signup).status_code == 200
+
+
+@pytest.mark.django_db
+def test_without_self_registration_there_is_no_sign_up_page_nor_link(client, settings):
+    settings.PATIENT_SELF_REGISTRATION = False
+    signup = reverse("cloud_services:register")
+
+    for url in ("/", reverse("cloud_management:login")):
+        assert signup not in client.get(url).content.decode()
+    assert client.get(signup).status_code == 404
+    assert client.post(signup, {"resident_id": "x"}).status_code == 404
