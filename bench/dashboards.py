@@ -59,6 +59,11 @@ def main() -> None:
     parser.add_argument("--year", type=int, default=2026)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--requests", type=int, default=20)
+    parser.add_argument(
+        "--verify",
+        action="store_true",
+        help="also time the claims page's recount from the ledger (verify=1), not a goal page",
+    )
     args = parser.parse_args()
     _setup(args.database, args.host, args.port, args.user)
 
@@ -73,7 +78,9 @@ def main() -> None:
     from cloud_management.models import Institution
     from healthcommunity.demo import payments as demo_payments
     from healthcommunity.demo.catalogue import DEMO_DISTRICT_CODE, DEMO_INSTITUTION_CODE
+    from payments.dashboard_selectors import ClaimCursor, claim_page
     from payments.models import ClaimLine, Scheme, SettlementLine, SettlementRun
+    from payments.views import PAGE_SIZE
 
     if settings.DEBUG:
         raise SystemExit("DEBUG must be off for a benchmark.")
@@ -123,6 +130,36 @@ def main() -> None:
                         reverse("settlements:claims", args=[code]) + query,
                     ),
                 ]
+                # Later pages of the drill-down: the one its "more" link opens, and one from
+                # the middle of the period (``after`` is a (service date, id) position).
+                line = SettlementLine.objects.select_related("run").get(
+                    run=run, institution__code=code
+                )
+                second = claim_page(line=line, after=None, size=PAGE_SIZE).next_cursor
+                middle = run.period_start + (run.period_end - run.period_start) / 2
+                for name, cursor in (
+                    ("page 2", second),
+                    (f"from {middle:%m-%d}", ClaimCursor(middle, 0)),
+                ):
+                    if cursor is not None:
+                        scenarios.append(
+                            (
+                                f"claims of {code} {name} · {label}",
+                                city,
+                                reverse("settlements:claims", args=[code])
+                                + query
+                                + "&"
+                                + urlencode({"after": str(cursor)}),
+                            )
+                        )
+                if len(period) == 4 and code == DEMO_INSTITUTION_CODE and args.verify:
+                    scenarios.append(
+                        (
+                            f"claims of {code} recounted (verify=1, on request) · {label}",
+                            city,
+                            reverse("settlements:claims", args=[code]) + query + "&verify=1",
+                        )
+                    )
     print(
         f"claim lines: {ClaimLine.objects.count():,}; institutions: "
         f"{Institution.objects.count()}; finished runs: "
@@ -137,6 +174,7 @@ def main() -> None:
     print("| --- | ---: | ---: | ---: | ---: |")
     worst = 0.0
     for label, user, url in scenarios:
+        on_request = "on request" in label
         client = Client()
         client.force_login(user)
         for _ in range(args.warmup):
@@ -154,13 +192,17 @@ def main() -> None:
             if response.status_code != 200:
                 raise SystemExit(f"{url}: {response.status_code}")
         p95 = _percentile(timings, 0.95)
-        worst = max(worst, p95)
+        if not on_request:
+            worst = max(worst, p95)
         print(
             f"| {label} | {statistics.median(timings):.0f} | {p95:.0f} | {max(timings):.0f} "
             f"| {queries} |"
         )
     print()
-    print(f"worst p95: {worst:.0f} ms ({'within' if worst <= 300 else 'OVER'} the 300 ms goal)")
+    print(
+        f"worst p95 (pages shown by default): {worst:.0f} ms "
+        f"({'within' if worst <= 300 else 'OVER'} the 300 ms goal)"
+    )
 
 
 if __name__ == "__main__":

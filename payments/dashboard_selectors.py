@@ -17,6 +17,7 @@ has a few hundred lines), and the monthly trend is two grouped queries over the 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -24,6 +25,7 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
@@ -39,6 +41,9 @@ from payments.formulas import (
     round_half_up,
 )
 from payments.models import ClaimLine, QualityAssessment, Scheme, SettlementLine, SettlementRun
+
+# The spending figure's own SQL building blocks, so that the page joins exactly as it does.
+from payments.selectors import _column, _date_param, _population
 
 Status = SettlementRun.Status
 
@@ -509,3 +514,148 @@ def claim_totals(claims: QuerySet[ClaimLine]) -> tuple[int, Decimal]:
     """How many lines and how much the fund paid for them: one query."""
     totals = claims.order_by().aggregate(n=Count("pk"), paid=Sum("fund_paid"))
     return int(totals["n"] or 0), _cents(totals["paid"])
+
+
+# --- The claim lines behind a line, page by page ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClaimCursor:
+    """Where a page of claim lines starts: after this line in (service date, id) order."""
+
+    service_date: dt.date
+    pk: int
+
+    def __str__(self) -> str:
+        return f"{self.service_date.isoformat()}.{self.pk}"
+
+    @classmethod
+    def parse(cls, text: str) -> ClaimCursor:
+        """``YYYY-MM-DD.id`` as written by ``str``; ValueError for anything else."""
+        day, _, pk = text.partition(".")
+        if not pk.isdigit():
+            raise ValueError(text)
+        return cls(dt.date.fromisoformat(day), int(pk))
+
+
+@dataclass(frozen=True)
+class ClaimPage:
+    """A page of the claim lines behind a line, and where the next one starts (None: the last
+    page). ``first`` says whether it is the first page."""
+
+    object_list: list[ClaimLine]
+    next_cursor: ClaimCursor | None
+    first: bool
+
+
+# The fields the claims page shows, with the resident's and the institution's.
+CLAIM_PAGE_FIELDS = (
+    "claim_id",
+    "service_date",
+    "category",
+    "diagnosis_code",
+    "total_amount",
+    "fund_paid",
+    "patient__resident_id",
+    "institution__code",
+)
+
+
+def claim_page(*, line: SettlementLine, after: ClaimCursor | None, size: int) -> ClaimPage:
+    """The ``size`` claim lines behind ``line`` that follow ``after`` in (service date, id)
+    order: the same lines as ``selectors.claim_lines_behind_line`` and the same join as the
+    spending figure (``selectors.spending_figures``, CONTRACTS §4), without counting them all.
+
+    The run already recorded how many lines there are and what they sum to, so a page does not
+    recount them. To find a page without reading every line of the period, the page's ids are
+    looked for in a window of days after the cursor, sized from the line's lines per day and
+    doubled until it holds a page or reaches the end of the period; each window reads each
+    member's lines of those days from the (patient, service date) index. Then the page's lines
+    are read by id with the columns shown: at most a few queries per page, however many lines
+    the institution has.
+    """
+    run = line.run
+    period_end = run.period_end
+    start = run.period_start if after is None else max(run.period_start, after.service_date)
+    period_days = (period_end - run.period_start).days + 1
+    per_day = max(line.claim_lines, 1) / period_days
+    window = max(1, math.ceil(2 * (size + 1) / per_day))
+    ids: list[int] = []
+    low = start
+    while low <= period_end and len(ids) <= size:
+        high = min(period_end, low + dt.timedelta(days=window - 1))
+        ids += _claim_ids(line=line, low=low, high=high, after=after, limit=size + 1 - len(ids))
+        low = high + dt.timedelta(days=1)
+        window *= 2
+    shown = ids[:size]
+    lines = (
+        ClaimLine.objects.filter(pk__in=shown)
+        .select_related("patient", "institution")
+        .only(*CLAIM_PAGE_FIELDS)
+        .order_by("service_date", "pk")
+    )
+    page = list(lines)
+    next_cursor = (
+        ClaimCursor(page[-1].service_date, page[-1].pk) if len(ids) > size and page else None
+    )
+    return ClaimPage(object_list=page, next_cursor=next_cursor, first=after is None)
+
+
+def _claim_ids(
+    *, line: SettlementLine, low: dt.date, high: dt.date, after: ClaimCursor | None, limit: int
+) -> list[int]:
+    """The ids of the first ``limit`` lines behind ``line`` served from ``low`` to ``high``
+    (inside the run's period) after ``after``, in (service date, id) order: one query."""
+    params_of_run = line.run.parameters
+    categories = list(params_of_run["categories"])
+    if not categories:
+        return []
+    p = _population(params_of_run["kind"])
+    claims = connection.ops.quote_name(ClaimLine._meta.db_table)
+    column = {
+        name: _column(ClaimLine, name)
+        for name in ("id", "patient", "service_date", "category", "diagnosis_code")
+    }
+    date = f"c.{column['service_date']}"
+    value = _date_param
+    prefixes = list(params_of_run["diagnosis_prefixes"])
+    prefix_sql = ""
+    prefix_params: list[object] = []
+    if prefixes:
+        prefix_sql = (
+            " AND ("
+            + " OR ".join(f"substr(c.{column['diagnosis_code']}, 1, %s) = %s" for _ in prefixes)
+            + ")"
+        )
+        for prefix in prefixes:
+            prefix_params += [len(prefix), prefix]
+    after_sql = ""
+    after_params: list[object] = []
+    if after is not None:
+        after_sql = f" AND ({date} > %s OR ({date} = %s AND c.{column['id']} > %s))"
+        after_params = [value(after.service_date), value(after.service_date), after.pk]
+    placeholders = ", ".join(["%s"] * len(categories))
+    sql = (
+        f"SELECT c.{column['id']} FROM {p.table} m"
+        f" JOIN {claims} c ON c.{column['patient']} = m.{p.patient}"
+        f" WHERE m.{p.institution} = %s"
+        f" AND m.{p.start} <= %s AND (m.{p.end} IS NULL OR m.{p.end} >= %s)"
+        f" AND {date} >= %s AND {date} <= %s"
+        f" AND {date} >= m.{p.start} AND (m.{p.end} IS NULL OR {date} <= m.{p.end})"
+        f" AND c.{column['category']} IN ({placeholders}){prefix_sql}{after_sql}"
+        f" ORDER BY {date}, c.{column['id']} LIMIT %s"
+    )
+    params = [
+        line.institution_id,
+        value(high),
+        value(low),
+        value(low),
+        value(high),
+        *categories,
+        *prefix_params,
+        *after_params,
+        limit,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]

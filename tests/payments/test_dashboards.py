@@ -22,9 +22,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from cloud_management.models import StaffRole
-from payments import views
+from payments import selectors, views
 from payments.dashboard_selectors import FigureRow, TrendSource
-from payments.models import SettlementRun
+from payments.models import SettlementLine, SettlementRun
 from payments.services.settlement import run_settlement
 from tests.factories.cloud_management import (
     DiabetesEnrollmentFactory,
@@ -406,7 +406,10 @@ def test_members_page_is_paginated(client, settled, city_regulator, monkeypatch)
 
 
 def test_claims_page_lists_the_lines_behind_the_spending(client, settled, city_regulator):
-    response = _client(client, city_regulator).get(_url("claims", "NK001"))
+    # verify=1 recounts the lines from the ledger (the page itself shows the run's figures).
+    response = _client(client, city_regulator).get(
+        _url("claims", "NK001", query=QUERY + "&verify=1")
+    )
 
     claims = list(response.context["page"].object_list)
     assert [(c.service_date, c.fund_paid) for c in claims] == [
@@ -435,10 +438,142 @@ def test_claims_page_says_when_the_ledger_changed_after_the_run(client, settled,
         fund_paid=D("15.00"),
     )
 
-    response = _client(client, city_regulator).get(_url("claims", "NK001"))
+    response = _client(client, city_regulator).get(
+        _url("claims", "NK001", query=QUERY + "&verify=1")
+    )
 
     assert (response.context["count"], response.context["paid"]) == (5, D("195.74"))
     assert response.context["matches_run"] is False
+
+
+def _walk_claim_pages(client, code, query=QUERY):
+    """Every page of the claims page from the first, following its "more" link: the lines shown
+    and the number of pages."""
+    url = _url("claims", code, query=query)
+    shown = []
+    pages = 0
+    while url:
+        response = client.get(url)
+        assert response.status_code == 200
+        pages += 1
+        shown += list(response.context["page"].object_list)
+        more = re.search(r'href="(\?[^"]*)" rel="next"', response.content.decode())
+        url = (
+            reverse("settlements:claims", args=[code]) + more.group(1).replace("&amp;", "&")
+            if more
+            else ""
+        )
+        assert pages <= 50
+    return shown, pages
+
+
+def test_claims_pages_show_exactly_the_lines_behind_the_spending(
+    client, settled, city_regulator, monkeypatch
+):
+    monkeypatch.setattr(views, "PAGE_SIZE", 1)
+    _client(client, city_regulator)
+
+    shown, pages = _walk_claim_pages(client, "NK001")
+
+    # The 4 lines behind NK001's 180.74 and none of the 9 the run left out (conftest).
+    assert [(c.service_date, c.fund_paid) for c in shown] == [
+        (dt.date(2024, 2, 29), D("100.00")),
+        (dt.date(2024, 4, 30), D("20.25")),
+        (dt.date(2024, 6, 1), D("50.50")),
+        (dt.date(2024, 12, 31), D("9.99")),
+    ]
+    assert pages == 4
+    line = SettlementLine.objects.get(run=settled["run"], institution=settled["a"])
+    assert (len(shown), sum(c.fund_paid for c in shown)) == (line.claim_lines, line.spending)
+
+    november, pages = _walk_claim_pages(client, "HX001", query="scheme=DM2024&period=2024-11")
+    assert [(c.service_date, c.fund_paid, c.institution.code) for c in november] == [
+        (dt.date(2024, 11, 15), D("100.00"), "HX001"),
+        (dt.date(2024, 11, 20), D("80.00"), "HP001"),
+    ]
+
+
+def test_claims_pages_match_the_ledger_selector_with_ties_and_a_second_enrolment(
+    client, community, quality_provider, city_regulator, monkeypatch
+):
+    a, b = community["a"], community["b"]
+    p1, p2 = community["p"][:2]
+    # Five lines on one day (ties broken by id across pages), and P2 enrolled again from June:
+    # 2024-05-01 stays out (between the two enrolments), 2024-06-15 counts.
+    for fund in ("1.00", "2.00", "3.00", "4.00", "5.00"):
+        ClaimLineFactory(
+            patient=p1,
+            institution=b,
+            service_date=dt.date(2024, 3, 3),
+            category="outpatient",
+            diagnosis_code="E11",
+            total_amount=D("9.00"),
+            fund_paid=D(fund),
+        )
+    DiabetesEnrollmentFactory(patient=p2, institution=a, enrolled_on=dt.date(2024, 6, 1))
+    ClaimLineFactory(
+        patient=p2,
+        institution=a,
+        service_date=dt.date(2024, 6, 15),
+        category="pharmacy",
+        diagnosis_code="E10.2",
+        total_amount=D("12.00"),
+        fund_paid=D("7.00"),
+    )
+    run = run_settlement(scheme=community["scheme"], period="2024")
+    assert run.status == SettlementRun.Status.FINISHED
+    line = SettlementLine.objects.select_related("run").get(run=run, institution=a)
+    monkeypatch.setattr(views, "PAGE_SIZE", 2)
+    _client(client, city_regulator)
+
+    shown, pages = _walk_claim_pages(client, "NK001")
+
+    expected = list(selectors.claim_lines_behind_line(line=line).values_list("pk", flat=True))
+    assert [c.pk for c in shown] == expected
+    assert len(expected) == line.claim_lines == 10
+    assert pages == 5
+    assert sum(c.fund_paid for c in shown) == line.spending == D("202.74")
+
+
+def test_claims_page_shows_the_run_figures_without_recounting(client, settled, city_regulator):
+    _client(client, city_regulator)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(_url("claims", "NK001"))
+
+    assert response.status_code == 200
+    assert not any("COUNT(" in q["sql"].upper() for q in queries.captured_queries)
+    html = response.content.decode()
+    assert "The run counted 4 claim lines" in html
+    assert "verify=1" in html
+    assert 'rel="next"' not in html
+    assert "count" not in response.context
+
+
+def test_claims_page_rejects_a_bad_position(client, settled, city_regulator):
+    _client(client, city_regulator)
+    for bad in ("yesterday", "2024-13-01.5", "2024-02-29.x", "2024-02-29"):
+        response = client.get(_url("claims", "NK001", query=QUERY + "&after=" + bad))
+        assert response.status_code == 400
+        assert "after" in response.content.decode()
+
+
+def test_claims_page_after_the_last_line_is_empty(client, settled, city_regulator):
+    _client(client, city_regulator)
+    response = client.get(_url("claims", "NK001", query=QUERY + "&after=2024-12-31.999999999"))
+    assert response.status_code == 200
+    assert list(response.context["page"].object_list) == []
+    assert 'rel="first"' in response.content.decode()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a PostgreSQL statistics setting")
+def test_migration_sets_the_residents_per_claim_line_statistics():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT attoptions FROM pg_attribute"
+            " WHERE attrelid = 'payments_claimline'::regclass AND attname = 'patient_id'"
+        )
+        (options,) = cursor.fetchone()
+    assert "n_distinct=-0.05" in options
 
 
 def test_tracing_needs_a_line_in_the_run(client, settled, city_regulator):
