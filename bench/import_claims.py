@@ -174,6 +174,22 @@ class PhaseCapture(logging.Handler):
                 self.seconds = last
 
 
+class LoadPhases(logging.Handler):
+    """Keeps the claims load's own phases (payments.import_kinds' debug log line)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.seconds: dict[str, float] = {}
+        self.bulk = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.args and isinstance(record.args, tuple):
+            self.bulk = bool(record.args[1])
+            last = record.args[-1]
+            if isinstance(last, dict):
+                self.seconds = last
+
+
 def time_import(path: Path, statements: list[tuple[float, str]]) -> tuple[float, str]:
     """The real command, timed; the statements that took at least 0.2 s go to ``statements``."""
     from django.core.management import call_command
@@ -257,14 +273,21 @@ def main() -> None:
     service_logger.addHandler(capture)
     service_logger.setLevel(logging.DEBUG)
     service_logger.propagate = False
+    load_capture = LoadPhases()
+    load_logger = logging.getLogger("payments.import_kinds")
+    load_logger.addHandler(load_capture)
+    load_logger.setLevel(logging.DEBUG)
+    load_logger.propagate = False
 
     first_statements: list[tuple[float, str]] = []
     first, first_line = time_import(args.csv, first_statements)
     first_phases = capture.seconds
+    first_load = (load_capture.seconds, load_capture.bulk)
     count = ClaimLine.objects.count()
     again_statements: list[tuple[float, str]] = []
     again, again_line = time_import(args.csv, again_statements)
     again_phases = capture.seconds
+    again_load = (load_capture.seconds, load_capture.bulk)
     if not ClaimLine.objects.count() == count == args.rows:
         raise SystemExit(f"expected {args.rows} claim lines, found {count}")
     raw = time_raw_copy(args.csv)
@@ -274,6 +297,10 @@ def main() -> None:
 
     def phases(seconds: dict[str, float]) -> str:
         return ", ".join(f"{name} {value:.1f} s" for name, value in seconds.items())
+
+    def load_phases(seconds: dict[str, float], bulk: bool) -> str:
+        rebuild = "indexes rebuilt after the load" if bulk else "indexes maintained"
+        return f"{phases(seconds)} ({rebuild})"
 
     def slow(statements: list[tuple[float, str]]) -> None:
         for seconds, sql in statements:
@@ -286,10 +313,12 @@ def main() -> None:
     print(f"registry     {args.institutions} institutions, {args.residents:,} residents")
     print(f"             (registry and file generated in {generated:.1f} s)")
     print(f"import       {first:6.1f} s  {rows / first:9,.0f} rows/s  ({first_line})")
-    print(f"             {phases(first_phases)}; statements of 0.2 s or more:")
+    print(f"             {phases(first_phases)}:")
+    print(f"             {load_phases(*first_load)}; statements of 0.2 s or more:")
     slow(first_statements)
     print(f"re-import    {again:6.1f} s  {rows / again:9,.0f} rows/s  ({again_line})")
-    print(f"             {phases(again_phases)}; statements of 0.2 s or more:")
+    print(f"             {phases(again_phases)}:")
+    print(f"             {load_phases(*again_load)}; statements of 0.2 s or more:")
     slow(again_statements)
     print(f"raw COPY     {raw:6.1f} s  {rows / raw:9,.0f} rows/s  (bare table, no keys or indexes)")
     print(

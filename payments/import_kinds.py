@@ -12,7 +12,9 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import logging
 import re
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -28,10 +30,13 @@ from cloud_management.imports.reader import check_header
 from cloud_management.imports.registry import ImportKind, Record, columns_of
 from cloud_management.imports.registry_kinds import institution_ids, max_length, patient_ids
 from cloud_management.imports.rows import Row
+from cloud_management.imports.writers import db_column
 from cloud_management.models import Institution, Patient
 from payments.formulas import DEFAULT_RETENTION_TIERS
 from payments.models import ClaimLine, QualityTier, Scheme
 from payments.models.schemes import LIST_SEPARATOR, split_list
+
+logger = logging.getLogger(__name__)
 
 # ICD-10 with the national clinical extension (GB/T 14396): E11, E11.9, E11.900x001.
 _ICD10 = re.compile(r"[A-Z][0-9]{2}(?:\.[0-9A-Za-z]{1,7})?")
@@ -367,32 +372,54 @@ _RESIDENT_ID_CHECK = (
     # %% is a literal % in a statement with parameters.
     + ") %% 11) %% 11"
 )
-# Columns with few distinct values (residents, days, diagnoses) are checked once per value and
-# joined; the rest is checked per line (a code is printable ASCII without spaces: one byte a
-# character, each from ! to ~). A CASE runs a cast only after the text has the cast's shape; a
-# cell of that shape the cast still refuses (2025-02-30) raises, which undoes the load.
-_LOAD_CLAIMS = """
-WITH residents AS (
-    SELECT r.resident_id, p.id
-    FROM (SELECT DISTINCT resident_id FROM import_claims_file OFFSET 0) r
-    JOIN {patients} p ON p.resident_id = r.resident_id
-    WHERE CASE WHEN r.resident_id ~ '^[0-9]{{17}}[0-9X]$'
-               THEN substr(r.resident_id, 18, 1)
-                        = CASE {check} WHEN 10 THEN 'X' ELSE ({check})::text END
-                    AND substr(r.resident_id, 7, 4)::int >= 1880
-                    AND to_date(substr(r.resident_id, 7, 8), 'YYYYMMDD') IS NOT NULL
-               ELSE false END
-), days AS (
-    SELECT d.service_date, d.service_date::date AS day
-    FROM (SELECT DISTINCT service_date FROM import_claims_file OFFSET 0) d
-    WHERE d.service_date ~ '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}$'
-), diagnoses AS (
-    SELECT g.diagnosis_code
-    FROM (SELECT DISTINCT diagnosis_code FROM import_claims_file OFFSET 0) g
-    WHERE g.diagnosis_code ~ '^[A-Z][0-9]{{2}}(\\.[0-9A-Za-z]{{1,7}})?$'
-), lines AS (
+# Columns with few distinct values (residents, days, diagnoses) are checked once per value, into
+# small tables of their own (analysed, so the planner hashes them and streams the file past);
+# the rest is checked per line (a code is printable ASCII without spaces: one byte a character,
+# each from ! to ~). A CASE runs a cast only after the text has the cast's shape; a cell of
+# that shape the cast still refuses (2025-02-30) raises, which undoes the load. Every check is
+# a column (``ok``), not a condition that drops the line: the planner cannot estimate how many
+# lines pass such conditions (it guesses a handful, then hashes the million-line side).
+_CHECK_VALUES = (
+    """
+CREATE TEMPORARY TABLE import_claims_residents ON COMMIT DROP AS
+SELECT r.resident_id, p.id,
+       CASE WHEN r.resident_id ~ '^[0-9]{{17}}[0-9X]$'
+            THEN substr(r.resident_id, 18, 1)
+                     = CASE {check} WHEN 10 THEN 'X' ELSE ({check})::text END
+                 AND substr(r.resident_id, 7, 4)::int >= 1880
+                 AND to_date(substr(r.resident_id, 7, 8), 'YYYYMMDD') IS NOT NULL
+            ELSE false END AS ok
+FROM (SELECT DISTINCT resident_id FROM import_claims_file) r
+JOIN {patients} p ON p.resident_id = r.resident_id
+""",
+    """
+CREATE TEMPORARY TABLE import_claims_days ON COMMIT DROP AS
+SELECT d.service_date,
+       CASE WHEN d.service_date ~ '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}$'
+            THEN d.service_date::date END AS day
+FROM (SELECT DISTINCT service_date FROM import_claims_file) d
+""",
+    """
+CREATE TEMPORARY TABLE import_claims_diagnoses ON COMMIT DROP AS
+SELECT g.diagnosis_code, g.diagnosis_code ~ '^[A-Z][0-9]{{2}}(\\.[0-9A-Za-z]{{1,7}})?$' AS ok
+FROM (SELECT DISTINCT diagnosis_code FROM import_claims_file) g
+""",
+)
+# MATERIALIZED: each line's amounts are parsed once, however often the checks name them.
+_CHECK_CLAIMS = """
+CREATE TEMPORARY TABLE import_claims_checked ON COMMIT DROP AS
+WITH lines AS MATERIALIZED (
     SELECT s.claim_id, r.id AS patient_id, i.id AS institution_id, d.day, s.category,
-           s.diagnosis_code, s.total_amount::numeric AS total, s.fund_paid::numeric AS fund,
+           s.diagnosis_code,
+           r.ok AND g.ok AND d.day IS NOT NULL
+               AND s.category = ANY(%(categories)s)
+               AND octet_length(s.claim_id) = char_length(s.claim_id)
+               AND char_length(s.claim_id) <= %(claim_id_length)s
+               AND s.claim_id !~ '[^!-~]' AS ok,
+           CASE WHEN s.total_amount ~ '^[0-9]+(\\.[0-9]+)?$'
+                THEN s.total_amount::numeric END AS total,
+           CASE WHEN s.fund_paid ~ '^[0-9]+(\\.[0-9]+)?$'
+                THEN s.fund_paid::numeric END AS fund,
            CASE WHEN position(':' IN s.claim_id) > 1
                      AND split_part(s.claim_id, ':', 1) = ANY(%(sources)s)
                      AND position(':' IN s.claim_id) < char_length(s.claim_id)
@@ -403,28 +430,16 @@ WITH residents AS (
                 THEN substr(s.claim_id, position(':' IN s.claim_id) + 1)
                 ELSE s.claim_id END AS source_ref
     FROM import_claims_file s
-    JOIN residents r ON r.resident_id = s.resident_id
+    JOIN import_claims_residents r ON r.resident_id = s.resident_id
     JOIN {institutions} i ON i.code = s.institution_code
-    JOIN days d ON d.service_date = s.service_date
-    JOIN diagnoses g ON g.diagnosis_code = s.diagnosis_code
-    WHERE s.category = ANY(%(categories)s)
-      AND octet_length(s.claim_id) = char_length(s.claim_id)
-      AND char_length(s.claim_id) <= %(claim_id_length)s
-      AND s.claim_id !~ '[^!-~]'
-      AND CASE WHEN translate(s.total_amount, '0123456789', '') IN ('', '.')
-                    AND translate(s.fund_paid, '0123456789', '') IN ('', '.')
-                    AND left(s.total_amount, 1) <> '.' AND right(s.total_amount, 1) <> '.'
-                    AND left(s.fund_paid, 1) <> '.' AND right(s.fund_paid, 1) <> '.'
-               THEN true ELSE false END
+    JOIN import_claims_days d ON d.service_date = s.service_date
+    JOIN import_claims_diagnoses g ON g.diagnosis_code = s.diagnosis_code
 )
-INSERT INTO {table} (claim_id, patient_id, institution_id, service_date, category,
-    diagnosis_code, total_amount, fund_paid, source, source_ref, created_at, updated_at)
-SELECT claim_id, patient_id, institution_id, day, category, diagnosis_code, total, fund,
-       source, source_ref, %(now)s, %(now)s
-FROM lines
-WHERE total < %(max_amount)s AND fund <= total
-  AND total = round(total, 2) AND fund = round(fund, 2)
-ON CONFLICT (claim_id) DO UPDATE SET {updates}
+SELECT l.claim_id, l.patient_id, l.institution_id, l.day, l.category, l.diagnosis_code,
+       l.total, l.fund, l.source, l.source_ref, c.id AS existing_id,
+       (l.ok AND l.total < %(max_amount)s AND l.fund <= l.total
+        AND l.total = round(l.total, 2) AND l.fund = round(l.fund, 2)) IS TRUE AS ok
+FROM lines l LEFT JOIN {table} c ON c.claim_id = l.claim_id
 """
 
 
@@ -442,10 +457,12 @@ def _copy_bytes(connection: BaseDatabaseWrapper, statement: str, data: bytes) ->
 def load_clean_claims_file(
     kind: ClaimKind, path: str | Path, connection: BaseDatabaseWrapper
 ) -> int | None:
-    """The whole ``claims`` file COPYed into a temporary table and checked and written by one
-    ``INSERT ... SELECT ... ON CONFLICT (claim_id) DO UPDATE``: every check of
-    :meth:`ClaimKind.parse_row` is a condition there, strict enough that a row it lets through
-    is one the row-by-row path accepts with the same values. When fewer rows are written than
+    """The whole ``claims`` file COPYed into a temporary table, checked by one set-based
+    statement into a second (typed) one, then written by one ``UPDATE ... FROM`` of the lines
+    already in the ledger and one plain ``INSERT ... SELECT`` of the new ones
+    (:func:`_write_checked`): every check of :meth:`ClaimKind.parse_row` is a condition of the
+    check, strict enough that a row it lets through is one the row-by-row path accepts with
+    the same values. When fewer rows are written than
     the file holds, or the database refuses a cell (a date that does not exist), the caller
     undoes it all and the row-by-row path reports the bad rows.
 
@@ -453,6 +470,7 @@ def load_clean_claims_file(
     a header the contract does not allow, bytes that are not UTF-8, or what PostgreSQL's CSV
     reader would take differently from Python's (an end-of-data marker ``\\.``, NUL bytes).
     """
+    phases = _Phases()
     try:
         data = Path(path).read_bytes()
     except OSError:
@@ -469,6 +487,7 @@ def load_clean_claims_file(
         return None
     if sorted(header) != sorted(c.name for c in kind.columns):
         return None
+    phases.lap("read")
     quote = connection.ops.quote_name
     table = ClaimLine._meta.db_table
     patients, institutions = Patient._meta.db_table, Institution._meta.db_table
@@ -488,47 +507,126 @@ def load_clean_claims_file(
         del data
         if staged == 0:
             return None
-        # The planner's row counts and distinct values for the joins below. It cannot
-        # estimate how many lines pass the checks (it guesses a handful) and would join them
-        # by nested loops: hash joins are right for a whole file. OFFSET 0 keeps the checks
-        # of distinct values after the DISTINCT.
+        phases.lap("copy")
+        # The planner's row counts and distinct values for the joins below; hash joins are
+        # right for a whole file, never nested loops over it.
         cursor.execute("ANALYZE import_claims_file")
         cursor.execute("SELECT set_config('enable_nestloop', 'off', true)")
         # Compiling the checks (JIT) costs more than it saves on these simple expressions.
         cursor.execute("SELECT set_config('jit', 'off', true)")
         now = timezone.now()
-        sources = sorted(ClaimLine.Source.values)
-        categories = sorted(ClaimLine.Category.values)
         max_digits, places = _decimal_field(ClaimLine, "total_amount")
-        insert = _LOAD_CLAIMS.format(
-            table=quote(table),
-            patients=quote(patients),
-            institutions=quote(institutions),
-            check=_RESIDENT_ID_CHECK,
-            updates=", ".join(f"{c} = EXCLUDED.{c}" for c in kind.update_fields),
-        )
+        check = _CHECK_CLAIMS.format(table=quote(table), institutions=quote(institutions))
         params = {
-            "sources": sources,
+            "sources": sorted(ClaimLine.Source.values),
             "insurance": ClaimLine.Source.INSURANCE.value,
-            "now": now,
             "claim_id_length": max_length(ClaimLine, "claim_id"),
-            "categories": categories,
+            "categories": sorted(ClaimLine.Category.values),
             # Row.decimal: at most max_digits - places digits before the point.
             "max_amount": 10 ** (max_digits - places),
         }
-        if kind.owns_transaction and _bulk_load_fits(connection, cursor, table, staged):
+        # Sorts, hashes and index builds in memory, for this transaction only.
+        cursor.execute("SELECT set_config('work_mem', %s, true)", [writers.BULK_LOAD_WORK_MEM])
+        cursor.execute(
+            "SELECT set_config('maintenance_work_mem', %s, true)", [writers.BULK_LOAD_WORK_MEM]
+        )
+        phases.lap("stage")
+        # Decided (and the ledger locked) before the lines are matched with the ledger, so
+        # that no other transaction adds or removes a line in between.
+        bulk = kind.owns_transaction and _bulk_load_fits(connection, cursor, table, staged)
+        phases.lap("lock")
+        # Run without parameters: the check's %% is a plain % there.
+        resident_check = _RESIDENT_ID_CHECK.replace("%%", "%")
+        for statement in _CHECK_VALUES:
+            cursor.execute(statement.format(patients=quote(patients), check=resident_check))
+        for name in ("residents", "days", "diagnoses"):
+            cursor.execute(f"ANALYZE import_claims_{name}")
+        cursor.execute(check, params)
+        cursor.execute("SELECT count(*) FILTER (WHERE ok) FROM import_claims_checked")
+        checked = cursor.fetchone()[0]
+        phases.lap("check")
+        if checked != staged:
+            return None
+        if bulk:
+            # Checks queued earlier run now: CREATE INDEX refuses pending trigger events.
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            cursor.execute("SELECT set_config('work_mem', %s, true)", [writers.BULK_LOAD_WORK_MEM])
-            cursor.execute(
-                "SELECT set_config('maintenance_work_mem', %s, true)", [writers.BULK_LOAD_WORK_MEM]
-            )
-            with writers._secondary_structures_deferred(cursor, table, ["claim_id"]):
-                cursor.execute(insert, params)
-                written = cursor.rowcount
+            # Every secondary structure is rebuilt after the load, the unique claim_id too:
+            # the table is locked and the new lines are known new, so the rebuild is the check.
+            with writers._secondary_structures_deferred(cursor, table, []):
+                phases.lap("drop indexes")
+                written = _write_checked(kind, cursor, quote(table), now, ordered=False)
+                phases.lap("write")
+            phases.lap("rebuild indexes")
         else:
-            cursor.execute(insert, params)
-            written = cursor.rowcount
+            written = _write_checked(kind, cursor, quote(table), now, ordered=True)
+            phases.lap("write")
+    phases.log(staged, bulk)
     return written if written == staged else None
+
+
+def _write_checked(kind: ClaimKind, cursor: Any, table: str, now: Any, *, ordered: bool) -> int:
+    """The checked lines written: those already in the ledger by one ``UPDATE ... FROM`` (of
+    the fields a re-import changes), the new ones by one plain ``INSERT ... SELECT``. Returns
+    how many lines were written; a line written twice (its claim ID twice in the file) is
+    counted once, and a line another transaction removed meanwhile is not counted, so the
+    caller then undoes the load."""
+    values = {
+        "claim_id": "k.claim_id",
+        "patient_id": "k.patient_id",
+        "institution_id": "k.institution_id",
+        "service_date": "k.day",
+        "category": "k.category",
+        "diagnosis_code": "k.diagnosis_code",
+        "total_amount": "k.total",
+        "fund_paid": "k.fund",
+        "source": "k.source",
+        "source_ref": "k.source_ref",
+        "created_at": "%(now)s",
+        "updated_at": "%(now)s",
+    }
+    columns = [db_column(ClaimLine, name) for name in kind.fields]
+    params = {"now": now}
+    updated = 0
+    cursor.execute(
+        "SELECT EXISTS (SELECT 1 FROM import_claims_checked WHERE existing_id IS NOT NULL)"
+    )
+    if cursor.fetchone()[0]:
+        assignments = ", ".join(
+            f"{db_column(ClaimLine, name)} = {values[name]}" for name in kind.update_fields
+        )
+        cursor.execute(
+            f"UPDATE {table} c SET {assignments} FROM import_claims_checked k "
+            "WHERE k.existing_id IS NOT NULL AND c.id = k.existing_id",
+            params,
+        )
+        updated = cursor.rowcount
+    # In claim_id order when the unique index is kept: it then grows at its right edge.
+    order = " ORDER BY k.claim_id" if ordered else ""
+    cursor.execute(
+        f"INSERT INTO {table} ({', '.join(columns)}) "
+        f"SELECT {', '.join(values[name] for name in kind.fields)} "
+        f"FROM import_claims_checked k WHERE k.existing_id IS NULL{order}",
+        params,
+    )
+    return updated + cursor.rowcount
+
+
+class _Phases:
+    """Seconds of each phase of a load, logged at debug level (the benchmark reads them)."""
+
+    def __init__(self) -> None:
+        self.started = self.last = time.perf_counter()
+        self.seconds: dict[str, float] = {}
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = self.seconds.get(name, 0.0) + now - self.last
+        self.last = now
+
+    def log(self, rows: int, bulk: bool) -> None:
+        logger.debug(
+            "claims load of %d lines (bulk %s), seconds %s", rows, bulk, dict(self.seconds)
+        )
 
 
 def _bulk_load_fits(connection: BaseDatabaseWrapper, cursor: Any, table: str, rows: int) -> bool:
