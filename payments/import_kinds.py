@@ -444,7 +444,9 @@ FROM lines l LEFT JOIN {table} c ON c.claim_id = l.claim_id
 
 
 def _copy_bytes(connection: BaseDatabaseWrapper, statement: str, data: bytes) -> int:
-    with connection.cursor() as cursor:
+    """COPY on the driver's cursor; its errors (a line COPY cannot read, such as a blank one)
+    come out as Django's DatabaseError, which sends the file the row-by-row way."""
+    with connection.wrap_database_errors, connection.cursor() as cursor:
         raw = cursor.cursor
         if hasattr(raw, "copy_expert"):  # psycopg2
             raw.copy_expert(statement, io.BytesIO(data))
@@ -560,6 +562,11 @@ def load_clean_claims_file(
         else:
             written = _write_checked(kind, cursor, quote(table), now, ordered=True)
             phases.lap("write")
+        # Gone at COMMIT anyway, but a caller's transaction may import again before it.
+        cursor.execute(
+            "DROP TABLE import_claims_file, import_claims_residents, import_claims_days, "
+            "import_claims_diagnoses, import_claims_checked"
+        )
     phases.log(staged, bulk)
     return written if written == staged else None
 

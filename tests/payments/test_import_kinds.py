@@ -714,3 +714,31 @@ def _exact_row_count(cursor: object, table: str) -> int:
     order the tests run in."""
     cursor.execute(f'SELECT count(*) FROM "{table}"')  # type: ignore[attr-defined]
     return cursor.fetchone()[0]  # type: ignore[attr-defined]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("recorded", [True, False], ids=["recorded", "new"])
+def test_a_claim_id_twice_in_a_file_is_reported_the_same_way_on_both_paths(
+    tmp_path: Path, world: dict, recorded: bool
+) -> None:
+    """The load writes lines already in the ledger by ``UPDATE ... FROM``, which would take one
+    of two lines with the same ID silently: such a file must go the row-by-row way."""
+    p1, p2, _p3 = world["patients"]
+    if recorded:
+        first = write_csv(tmp_path / "first.csv", CLAIM_COLUMNS, [claim_row(p1, "YB0001")])
+        assert import_records(kind="claims", path=first, write_path="fast").written
+    before = claims_snapshot()
+    path = write_csv(
+        tmp_path / "claims.csv",
+        CLAIM_COLUMNS,
+        [claim_row(p1, "YB0001", fund_paid="10"), claim_row(p2, "YB0001", fund_paid="20")],
+    )
+    outcomes = {
+        write_path: import_records(kind="claims", path=path, write_path=write_path)
+        for write_path in ("fast", "portable")
+    }
+
+    fast, portable = outcomes["fast"], outcomes["portable"]
+    assert (fast.written, "load" in fast.seconds) == (False, False)
+    assert fast.error_lines() == portable.error_lines() != []
+    assert claims_snapshot() == before
