@@ -41,6 +41,13 @@ from cloud_management.models import DiabetesEnrollment, Institution, Patient
 from payments.formulas import FBG_CONTROLLED_BELOW, FOLLOW_UPS_PER_YEAR, days_in_year
 
 RECHECK_WITHIN_DAYS = 14
+# What the worklist entries read of an enrolment, its resident and its health manager.
+WORKLIST_COLUMNS = (
+    "patient_id", "institution_id", "health_manager_id", "enrolled_on", "ended_on",
+    "patient__name", "patient__resident_id", "patient__phone", "patient__birth_date",
+    "patient__sex", "health_manager__username", "health_manager__first_name",
+    "health_manager__last_name",
+)  # fmt: skip
 DUE_SOON_DAYS = 7
 # How far back the latest fasting glucose is looked for.
 LATEST_FBG_LOOKBACK_DAYS = 366
@@ -168,6 +175,8 @@ def worklists_for_institution(*, institution: Institution, today: dt.date) -> Wo
         DiabetesEnrollment.objects.filter(institution=institution, enrolled_on__lte=today)
         .exclude(ended_on__lt=today)
         .select_related("patient", "health_manager")
+        # The columns the lists show: the busiest institutions have thousands of enrolees.
+        .only(*WORKLIST_COLUMNS)
         .annotate(
             last_follow_up_on=Subquery(latest_follow_up.values("date")[:1]),
             planned_next_date=Subquery(latest_follow_up.values("next_date")[:1]),
