@@ -382,15 +382,18 @@ _RESIDENT_ID_CHECK = (
 _CHECK_VALUES = (
     """
 CREATE TEMPORARY TABLE import_claims_residents ON COMMIT DROP AS
-SELECT r.resident_id, p.id,
-       CASE WHEN r.resident_id ~ '^[0-9]{{17}}[0-9X]$'
-            THEN substr(r.resident_id, 18, 1)
-                     = CASE {check} WHEN 10 THEN 'X' ELSE ({check})::text END
-                 AND substr(r.resident_id, 7, 4)::int >= 1880
-                 AND to_date(substr(r.resident_id, 7, 8), 'YYYYMMDD') IS NOT NULL
-            ELSE false END AS ok
-FROM (SELECT DISTINCT resident_id FROM import_claims_file) r
-JOIN {patients} p ON p.resident_id = r.resident_id
+SELECT x.resident_id, p.id,
+       CASE WHEN x.check_value IS NULL THEN false
+            ELSE substr(x.resident_id, 18, 1)
+                     = CASE x.check_value WHEN 10 THEN 'X' ELSE x.check_value::text END
+                 AND substr(x.resident_id, 7, 4)::int >= 1880
+                 AND to_date(substr(x.resident_id, 7, 8), 'YYYYMMDD') IS NOT NULL
+            END AS ok
+-- OFFSET 0: the check character is computed once, not once for each time it is named.
+FROM (SELECT r.resident_id,
+             CASE WHEN r.resident_id ~ '^[0-9]{{17}}[0-9X]$' THEN {check} END AS check_value
+      FROM (SELECT DISTINCT resident_id FROM import_claims_file) r OFFSET 0) x
+JOIN {patients} p ON p.resident_id = x.resident_id
 """,
     """
 CREATE TEMPORARY TABLE import_claims_days ON COMMIT DROP AS
@@ -405,41 +408,42 @@ SELECT g.diagnosis_code, g.diagnosis_code ~ '^[A-Z][0-9]{{2}}(\\.[0-9A-Za-z]{{1,
 FROM (SELECT DISTINCT diagnosis_code FROM import_claims_file) g
 """,
 )
-# MATERIALIZED: each line's amounts are parsed once, however often the checks name them.
+# The amounts' own checks (at most two places, below 10^10, fund_paid ≤ total_amount) come
+# after, in _COUNT_CHECKED, on the parsed values (parsed once a line).
 _CHECK_CLAIMS = """
 CREATE TEMPORARY TABLE import_claims_checked ON COMMIT DROP AS
-WITH lines AS MATERIALIZED (
-    SELECT s.claim_id, r.id AS patient_id, i.id AS institution_id, d.day, s.category,
-           s.diagnosis_code,
-           r.ok AND g.ok AND d.day IS NOT NULL
-               AND s.category = ANY(%(categories)s)
-               AND octet_length(s.claim_id) = char_length(s.claim_id)
-               AND char_length(s.claim_id) <= %(claim_id_length)s
-               AND s.claim_id !~ '[^!-~]' AS ok,
-           CASE WHEN s.total_amount ~ '^[0-9]+(\\.[0-9]+)?$'
-                THEN s.total_amount::numeric END AS total,
-           CASE WHEN s.fund_paid ~ '^[0-9]+(\\.[0-9]+)?$'
-                THEN s.fund_paid::numeric END AS fund,
-           CASE WHEN position(':' IN s.claim_id) > 1
-                     AND split_part(s.claim_id, ':', 1) = ANY(%(sources)s)
-                     AND position(':' IN s.claim_id) < char_length(s.claim_id)
-                THEN split_part(s.claim_id, ':', 1) ELSE %(insurance)s END AS source,
-           CASE WHEN position(':' IN s.claim_id) > 1
-                     AND split_part(s.claim_id, ':', 1) = ANY(%(sources)s)
-                     AND position(':' IN s.claim_id) < char_length(s.claim_id)
-                THEN substr(s.claim_id, position(':' IN s.claim_id) + 1)
-                ELSE s.claim_id END AS source_ref
-    FROM import_claims_file s
-    JOIN import_claims_residents r ON r.resident_id = s.resident_id
-    JOIN {institutions} i ON i.code = s.institution_code
-    JOIN import_claims_days d ON d.service_date = s.service_date
-    JOIN import_claims_diagnoses g ON g.diagnosis_code = s.diagnosis_code
-)
-SELECT l.claim_id, l.patient_id, l.institution_id, l.day, l.category, l.diagnosis_code,
-       l.total, l.fund, l.source, l.source_ref, c.id AS existing_id,
-       (l.ok AND l.total < %(max_amount)s AND l.fund <= l.total
-        AND l.total = round(l.total, 2) AND l.fund = round(l.fund, 2)) IS TRUE AS ok
-FROM lines l LEFT JOIN {table} c ON c.claim_id = l.claim_id
+SELECT s.claim_id, r.id AS patient_id, i.id AS institution_id, d.day, s.category,
+       s.diagnosis_code,
+       r.ok AND g.ok AND d.day IS NOT NULL
+           AND s.category = ANY(%(categories)s)
+           AND octet_length(s.claim_id) = char_length(s.claim_id)
+           AND char_length(s.claim_id) <= %(claim_id_length)s
+           AND s.claim_id !~ '[^!-~]' AS ok,
+       CASE WHEN s.total_amount ~ '^[0-9]+(\\.[0-9]+)?$'
+            THEN s.total_amount::numeric END AS total,
+       CASE WHEN s.fund_paid ~ '^[0-9]+(\\.[0-9]+)?$'
+            THEN s.fund_paid::numeric END AS fund,
+       CASE WHEN position(':' IN s.claim_id) > 1
+                 AND split_part(s.claim_id, ':', 1) = ANY(%(sources)s)
+                 AND position(':' IN s.claim_id) < char_length(s.claim_id)
+            THEN split_part(s.claim_id, ':', 1) ELSE %(insurance)s END AS source,
+       CASE WHEN position(':' IN s.claim_id) > 1
+                 AND split_part(s.claim_id, ':', 1) = ANY(%(sources)s)
+                 AND position(':' IN s.claim_id) < char_length(s.claim_id)
+            THEN substr(s.claim_id, position(':' IN s.claim_id) + 1)
+            ELSE s.claim_id END AS source_ref,
+       c.id AS existing_id
+FROM import_claims_file s
+JOIN import_claims_residents r ON r.resident_id = s.resident_id
+JOIN {institutions} i ON i.code = s.institution_code
+JOIN import_claims_days d ON d.service_date = s.service_date
+JOIN import_claims_diagnoses g ON g.diagnosis_code = s.diagnosis_code
+LEFT JOIN {table} c ON c.claim_id = s.claim_id
+"""
+_COUNT_CHECKED = """
+SELECT count(*) FILTER (WHERE ok AND total < %(max_amount)s AND fund <= total
+                        AND total = round(total, 2) AND fund = round(fund, 2))
+FROM import_claims_checked
 """
 
 
@@ -544,7 +548,7 @@ def load_clean_claims_file(
         for name in ("residents", "days", "diagnoses"):
             cursor.execute(f"ANALYZE import_claims_{name}")
         cursor.execute(check, params)
-        cursor.execute("SELECT count(*) FILTER (WHERE ok) FROM import_claims_checked")
+        cursor.execute(_COUNT_CHECKED, params)
         checked = cursor.fetchone()[0]
         phases.lap("check")
         if checked != staged:
