@@ -179,6 +179,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several apps name a choice field "source" or "status"; these give them stable names.
+    "ENUM_NAME_OVERRIDES": {
+        "ExamOrderSourceEnum": "cloud_exams.models.ExamOrder.Source",
+        "PrescriptionStatusEnum": "cloud_pharmacy.models.Prescription.Status",
+    },
 }
 
 # --- Celery: REDIS_URL unset means tasks run eagerly in-process -------------------------------
