@@ -17,6 +17,14 @@ Pages:
   trend) and ``/dashboards/quality/districts/<code>/`` as the district regulator of the demo
   district (its institutions, with the trend).
 
+The dashboards read the stored quality figures (``chronic_care.snapshots``). With
+``--refresh-snapshots`` the script first runs the nightly task
+(``refresh_quality_snapshots_task``) once and prints its time; with ``--check-snapshots`` it
+compares every stored row of the current year with the live indicator statement (one per
+day, every institution) and stops on a difference; with ``--after-invalidation`` it times
+one city page right after deleting the busiest institution's stored figures of the year (as a
+follow-up dated in January would), which computes them again for that institution.
+
 The database is one seeded with ``seed_demo --scale tianjin`` including the care steps (see
 bench/quality_indicators.py ``--seed``):
 
@@ -69,6 +77,25 @@ def _load() -> str:
     return f"{os.getloadavg()[0]:.2f}"
 
 
+def _check_snapshots(year: int) -> None:
+    from chronic_care.indicators import EMPTY_FIGURES, indicator_figures
+    from chronic_care.models import QualitySnapshot
+    from chronic_care.snapshots import COUNTS
+    from payments.formulas import IndicatorFigures
+
+    days = sorted(set(QualitySnapshot.objects.filter(year=year).values_list("as_of", flat=True)))
+    started = time.perf_counter()
+    for day in days:
+        live = indicator_figures(year=year, institution_ids=None, through=day)
+        rows = QualitySnapshot.objects.filter(year=year, as_of=day)
+        for row in rows:
+            stored = IndicatorFigures(*(getattr(row, name) for name in COUNTS))
+            if stored != live.get(row.institution_id, EMPTY_FIGURES):
+                raise SystemExit(f"institution {row.institution_id} as of {day}: {stored}")
+        print(f"as of {day}: {len(rows)} institutions equal the live computation")
+    print(f"checked {len(days)} days in {time.perf_counter() - started:.1f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--database", default="hc_bench_care")
@@ -80,6 +107,21 @@ def main() -> None:
     parser.add_argument("--dashboard-requests", type=int, default=10)
     parser.add_argument(
         "--only", choices=["worklists", "dashboards"], help="benchmark only these pages"
+    )
+    parser.add_argument(
+        "--refresh-snapshots",
+        action="store_true",
+        help="run the nightly quality snapshot task once first and time it",
+    )
+    parser.add_argument(
+        "--check-snapshots",
+        action="store_true",
+        help="compare the stored quality figures of the year with the live computation",
+    )
+    parser.add_argument(
+        "--after-invalidation",
+        action="store_true",
+        help="time one city page after invalidating the busiest institution's year",
     )
     args = parser.parse_args()
     _setup(args.database, args.host, args.port, args.user)
@@ -144,6 +186,40 @@ def main() -> None:
                 reverse("chronic_care_quality:district", args=[district.code]),
                 args.dashboard_requests,
             )
+        )
+
+    if args.refresh_snapshots:
+        from chronic_care.tasks import refresh_quality_snapshots_task
+
+        before = _load()
+        started = time.perf_counter()
+        written = refresh_quality_snapshots_task.run(today.isoformat())
+        print(
+            f"nightly snapshot task: {written} rows in {time.perf_counter() - started:.1f} s "
+            f"(load {before} → {_load()})"
+        )
+    if args.check_snapshots:
+        _check_snapshots(today.year)
+
+    if args.after_invalidation:
+        from chronic_care.snapshots import invalidate_institutions
+
+        client = Client()
+        client.force_login(users.get(username="regulator_city"))
+        url = reverse("chronic_care_quality:index")
+        _check(client.get(url, secure=True), url)
+        deleted = invalidate_institutions(
+            [busiest["institution_id"]], today.replace(month=1, day=1)
+        )
+        before = _load()
+        with CaptureQueriesContext(connection) as captured:
+            started = time.perf_counter()
+            response = client.get(url, secure=True)
+            elapsed = (time.perf_counter() - started) * 1000
+        _check(response, url)
+        print(
+            f"city page after invalidating {code} ({deleted} rows): {elapsed:.0f} ms, "
+            f"{len(captured.captured_queries)} queries (load {before} → {_load()})"
         )
 
     print(f"today {today}; busiest institution {code} with {busiest['n']} enrolments running")

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, ClassVar
 
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -21,7 +22,8 @@ from chronic_care.models import (
     WEIGHT_RANGE,
     FollowUp,
 )
-from cloud_management.imports.registry import ImportKind, columns_of
+from chronic_care.snapshots import invalidate_follow_ups
+from cloud_management.imports.registry import ImportKind, Record, columns_of
 from cloud_management.imports.registry_kinds import institution_ids, patient_ids
 from cloud_management.imports.rows import Row
 
@@ -110,6 +112,21 @@ class FollowUpKind(ImportKind):
             "weight_kg": self._measure(row, "weight_kg", WEIGHT_RANGE),
             "outcome": row.choice("outcome", self.outcomes),
         }
+
+    def write_portable(self, records: Sequence[Record]) -> None:
+        super().write_portable(records)
+        self._invalidate(records)
+
+    def write_fast(self, records: Sequence[Record], connection: BaseDatabaseWrapper) -> None:
+        super().write_fast(records, connection)
+        self._invalidate(records)
+
+    @staticmethod
+    def _invalidate(records: Sequence[Record]) -> None:
+        # The stored quality figures the written follow-ups change (chronic_care.snapshots).
+        invalidate_follow_ups(
+            (record.values["patient_id"], record.values["date"]) for record in records
+        )
 
     @staticmethod
     def _measure(row: Row, column: str, bounds: tuple[Decimal, Decimal]) -> Decimal | None:

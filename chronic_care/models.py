@@ -245,3 +245,39 @@ def needs_urgent_referral(
         or (systolic is not None and systolic >= URGENT_SYSTOLIC)
         or (diastolic is not None and diastolic >= URGENT_DIASTOLIC)
     )
+
+
+class QualitySnapshot(models.Model):
+    """The CONTRACTS §5 counts of one institution for a year as of one day (a month end, the
+    running month's day of computation, or 31 December for the whole year), stored so the
+    quality dashboards read instead of recomputing (``chronic_care.snapshots``). Every
+    institution gets a row, an empty managed population included, so a missing row means
+    "not computed yet"."""
+
+    institution = models.ForeignKey(
+        Institution, on_delete=models.CASCADE, related_name="quality_snapshots"
+    )
+    year = models.PositiveSmallIntegerField(_("year"))
+    as_of = models.DateField(_("as of"))
+    managed_population = models.PositiveIntegerField(_("managed population"))
+    standardized_managed = models.PositiveIntegerField(_("standardized management"))
+    glucose_controlled = models.PositiveIntegerField(_("glucose controlled"))
+    hba1c_tested = models.PositiveIntegerField(_("HbA1c tested"))
+    baseline_controlled = models.PositiveIntegerField(_("controlled at baseline"))
+    computed_at = models.DateTimeField(_("computed at"))
+
+    class Meta:
+        verbose_name = _("quality snapshot")
+        verbose_name_plural = _("quality snapshots")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["year", "as_of", "institution"], name="quality_snapshot_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(as_of__year=models.F("year")), name="quality_snapshot_in_year"
+            ),
+        ]
+        indexes = [models.Index(fields=["institution", "year"], name="quality_snapshot_inst")]
+
+    def __str__(self) -> str:
+        return f"{self.institution_id} {self.as_of}"

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from chronic_care.models import FollowUp
+from chronic_care.snapshots import invalidate_follow_ups, invalidate_institutions
 from cloud_management import services as registry_services
 from cloud_management.access import editable_by, institutions_editable_by, may_see, scope_of
 from cloud_management.models import DiabetesEnrollment, Institution, Patient
@@ -123,6 +124,7 @@ def record_follow_up(
             {"date": _("The resident already has a follow-up on this day.")}
         ) from exc
     follow_up.refresh_from_db(fields=["needs_urgent_referral"])
+    invalidate_follow_ups([(patient.pk, date)])
     return follow_up
 
 
@@ -166,6 +168,7 @@ def update_follow_up(*, user: Actor, follow_up: FollowUp, **changes: object) -> 
     _validate(current)
     current.save()
     current.refresh_from_db(fields=["needs_urgent_referral"])
+    invalidate_follow_ups([(current.patient_id, current.date)])
     return current
 
 
@@ -186,15 +189,22 @@ def transfer_enrolment(
     enrolment's last day is the day before, the new one starts that day, so the resident is
     enrolled exactly once on every day (the database's no-overlap rule). Returns the new
     enrolment."""
-    return registry_services.transfer_enrolment(
-        user=user,
-        enrolment=enrolment,
-        to_institution=to_institution,
-        transfer_on=transfer_on,
-        responsible_doctor=responsible_doctor,
-        health_manager=health_manager,
-        reason=reason,
-    )
+    with transaction.atomic():
+        new = registry_services.transfer_enrolment(
+            user=user,
+            enrolment=enrolment,
+            to_institution=to_institution,
+            transfer_on=transfer_on,
+            responsible_doctor=responsible_doctor,
+            health_manager=health_manager,
+            reason=reason,
+        )
+        # The old enrolment's figures change from its new last day on, the new one's from its
+        # first.
+        invalidate_institutions(
+            {enrolment.institution_id, new.institution_id}, transfer_on - dt.timedelta(days=1)
+        )
+    return new
 
 
 def end_enrolment(
@@ -219,6 +229,11 @@ def end_enrolment(
         raise ValidationError(
             {"note": _("Keep the note under %(count)d characters.") % {"count": limit - 20}}
         )
-    return registry_services.end_enrolment(
-        user=user, enrolment=enrolment, ended_on=ended_on, reason=text
-    )
+    previous_end = enrolment.ended_on
+    with transaction.atomic():
+        ended = registry_services.end_enrolment(
+            user=user, enrolment=enrolment, ended_on=ended_on, reason=text
+        )
+        since = ended_on if previous_end is None else min(ended_on, previous_end)
+        invalidate_institutions([ended.institution_id], since)
+    return ended

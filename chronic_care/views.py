@@ -32,12 +32,9 @@ from chronic_care.indicators import (
     EMPTY_FIGURES,
     MemberIndicators,
     QualityFigures,
-    figures_by_district,
-    indicator_figures,
     member_indicators,
-    monthly_figures,
-    pooled,
 )
+from chronic_care.snapshots import StoredQuality, stored_quality
 from chronic_care.worklists import Worklist, worklists_for_institution
 from cloud_management.access import institutions_editable_by, scope_of
 from cloud_management.models import District, Institution, Patient
@@ -123,11 +120,14 @@ def _today_for(year: int) -> dt.date:
     return today if year == today.year else dt.date(year, 12, 31)
 
 
-def _trend(
-    *, year: int, institution_ids: list[int] | None, chart_id: str = "quality-trend"
-) -> dict[str, Any]:
-    months = monthly_figures(year=year, institution_ids=institution_ids, today=_today_for(year))
-    rows = [(end, QualityFigures(figures)) for end, figures in months]
+def _stored(*, year: int, institution_ids: list[int], by_district: bool) -> StoredQuality:
+    return stored_quality(
+        year=year, today=_today_for(year), institution_ids=institution_ids, by_district=by_district
+    )
+
+
+def _trend(stored: StoredQuality, *, year: int, chart_id: str = "quality-trend") -> dict[str, Any]:
+    rows = [(end, QualityFigures(figures)) for end, figures in stored.trend]
     labels = [date_format(end, "M") for end, _figures in rows]
 
     def series(label: str, pick: Any, colour: str, dashed: bool = False) -> charts.Series:
@@ -159,6 +159,7 @@ def _trend(
             for end, quality in rows
         ],
         "trend_chart": chart,
+        "computed_at": stored.computed_at,
     }
 
 
@@ -195,35 +196,33 @@ def quality_index(request: HttpRequest) -> HttpResponse:
     year, years = _year(request)
     context = _base_context(request, audience, year, years)
     if audience == Audience.CITY:
-        institutions = list(Institution.objects.order_by("code"))
-        figures = indicator_figures(year=year, institution_ids=None)
-        by_district = figures_by_district(figures, institutions)
+        ids = list(Institution.objects.values_list("pk", flat=True))
+        stored = _stored(year=year, institution_ids=ids, by_district=True)
         districts = District.objects.order_by("code")
         context["rows"] = [
             QualityRow(
                 code=district.code,
                 name=district.name,
                 url=f"{_url('chronic_care_quality:district', district.code)}?year={year}",
-                quality=QualityFigures(by_district.get(district.pk, EMPTY_FIGURES)),
+                quality=QualityFigures(stored.groups.get(district.pk, EMPTY_FIGURES)),
             )
             for district in districts
         ]
         context["level"] = "districts"
         context["total"] = QualityRow(
-            code="", name=_("City"), url="", quality=QualityFigures(pooled(figures.values()))
+            code="", name=_("City"), url="", quality=QualityFigures(stored.total)
         )
-        context.update(_trend(year=year, institution_ids=None))
     else:
         institutions = list(institutions_for_dashboards(request.user).order_by("code"))
         ids = [institution.pk for institution in institutions]
-        figures = indicator_figures(year=year, institution_ids=ids)
-        context["rows"] = _institution_rows(institutions, figures, year)
+        stored = _stored(year=year, institution_ids=ids, by_district=False)
+        context["rows"] = _institution_rows(institutions, stored.groups, year)
         context["level"] = "institutions"
         if len(institutions) > 1:
             context["total"] = QualityRow(
-                code="", name=_("Total"), url="", quality=QualityFigures(pooled(figures.values()))
+                code="", name=_("Total"), url="", quality=QualityFigures(stored.total)
             )
-        context.update(_trend(year=year, institution_ids=ids))
+    context.update(_trend(stored, year=year))
     return render(request, "chronic_care/quality_index.html", context)
 
 
@@ -236,22 +235,22 @@ def quality_district(request: HttpRequest, code: str) -> HttpResponse:
     district = get_object_or_404(districts_for_dashboards(request.user), code=code)
     institutions = list(Institution.objects.filter(district=district).order_by("code"))
     ids = [institution.pk for institution in institutions]
-    figures = indicator_figures(year=year, institution_ids=ids)
+    stored = _stored(year=year, institution_ids=ids, by_district=False)
     context = _base_context(request, audience, year, years)
     context.update(
         {
             "district": district,
-            "rows": _institution_rows(institutions, figures, year),
+            "rows": _institution_rows(institutions, stored.groups, year),
             "level": "institutions",
             "total": QualityRow(
                 code=district.code,
                 name=district.name,
                 url="",
-                quality=QualityFigures(pooled(figures.values())),
+                quality=QualityFigures(stored.total),
             ),
         }
     )
-    context.update(_trend(year=year, institution_ids=ids))
+    context.update(_trend(stored, year=year))
     return render(request, "chronic_care/quality_district.html", context)
 
 
@@ -270,7 +269,7 @@ def quality_institution(request: HttpRequest, code: str) -> HttpResponse:
     institution = get_object_or_404(
         institutions_for_dashboards(request.user).select_related("district"), code=code
     )
-    figures = indicator_figures(year=year, institution_ids=[institution.pk])
+    stored = _stored(year=year, institution_ids=[institution.pk], by_district=False)
     context = _base_context(request, audience, year, years)
     context.update(
         {
@@ -280,7 +279,7 @@ def quality_institution(request: HttpRequest, code: str) -> HttpResponse:
                     code=institution.code,
                     name=institution.name,
                     url="",
-                    quality=QualityFigures(figures.get(institution.pk, EMPTY_FIGURES)),
+                    quality=QualityFigures(stored.groups.get(institution.pk, EMPTY_FIGURES)),
                 )
             ],
             "may_drill_down": _may_drill_down(request.user, institution),
@@ -289,7 +288,7 @@ def quality_institution(request: HttpRequest, code: str) -> HttpResponse:
             .exists(),
         }
     )
-    context.update(_trend(year=year, institution_ids=[institution.pk]))
+    context.update(_trend(stored, year=year))
     return render(request, "chronic_care/quality_institution.html", context)
 
 
