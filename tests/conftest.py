@@ -15,6 +15,30 @@ from tests.factories.cloud_management import (
     district,
 )
 
+_TRANSACTIONAL_FIXTURES = {"transactional_db", "live_server"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every transactional test restores the migrated data (districts, catalogues, formulary,
+    schedules, content types) before it runs.
+
+    A transactional test empties every table when it ends. pytest-django runs them after the
+    other database tests, but one transactional test still meets what the one before left: no
+    districts, say, or content types recreated under new ids, on which a later test's
+    ``serialized_rollback`` trips. With ``serialized_rollback`` on all of them, each starts from
+    the database as migrated, whatever ran before it in its worker.
+    """
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        kwargs = dict(marker.kwargs) if marker else {}
+        fixtures = set(getattr(item, "fixturenames", ()))
+        transactional = bool(kwargs.get("transaction") or kwargs.get("reset_sequences"))
+        if not (transactional or fixtures & _TRANSACTIONAL_FIXTURES):
+            continue
+        if not kwargs.get("serialized_rollback"):
+            kwargs.update(transaction=True, serialized_rollback=True)
+            item.add_marker(pytest.mark.django_db(**kwargs), append=False)
+
 
 @pytest.fixture(autouse=True)
 def _block_internet(monkeypatch: pytest.MonkeyPatch) -> None:
