@@ -3,6 +3,7 @@
 import socket
 
 import pytest
+from django.utils import translation
 from rest_framework.test import APIClient
 
 from cloud_management.models import StaffRole
@@ -38,6 +39,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if not kwargs.get("serialized_rollback"):
             kwargs.update(transaction=True, serialized_rollback=True)
             item.add_marker(pytest.mark.django_db(**kwargs), append=False)
+
+
+@pytest.fixture(autouse=True)
+def _no_language_left_behind():
+    """A request leaves its language active in the thread (LocaleMiddleware activates it and
+    nothing deactivates it), so a test that asked for Chinese would turn the messages of the
+    tests after it into Chinese. Each test starts from the default language."""
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)

@@ -69,13 +69,22 @@ class RegulatorRoleFactory(factory.django.DjangoModelFactory):
     agency = StaffRole.Agency.INSURANCE_BUREAU
 
 
+# 37 and this span share no factor, so (37 n) mod span visits every day of it once.
+_BIRTH_DATE_DAYS = 23_741
+
+
 class PatientFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Patient
 
     name = factory.Sequence(lambda n: f"患者{n}")
     sex = factory.Iterator([Patient.Sex.MALE, Patient.Sex.FEMALE])
-    birth_date = factory.Sequence(lambda n: dt.date(1940, 1, 1) + dt.timedelta(days=37 * n))
+    # Adults born 1940-2004, all distinct for the first 23,741: the sequence runs on for the
+    # whole test process, and an ever-later birth date made residents children (or unborn)
+    # after enough tests, which some rules (minimum ages for drugs) rightly refuse.
+    birth_date = factory.Sequence(
+        lambda n: dt.date(1940, 1, 1) + dt.timedelta(days=(37 * n) % _BIRTH_DATE_DAYS)
+    )
     home_institution = factory.SubFactory(InstitutionFactory)
     district = factory.LazyAttribute(lambda o: o.home_institution.district)
     resident_id = factory.LazyAttributeSequence(
