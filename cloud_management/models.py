@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from cloud_management.identifiers import (
     ResidentIdError,
@@ -164,7 +165,8 @@ class Patient(models.Model):
         RESIDENT = "resident", _("urban and rural resident medical insurance")
 
     resident_id = models.CharField(_("resident ID"), max_length=18, unique=True)
-    name = models.CharField(_("name"), max_length=50)
+    # A person's name (姓名), not a thing's (名称).
+    name = models.CharField(pgettext_lazy("person", "name"), max_length=50)
     sex = models.CharField(_("sex"), max_length=1, choices=Sex.choices)
     birth_date = models.DateField(_("birth date"))
     phone = models.CharField(_("phone"), max_length=20, blank=True)
