@@ -35,24 +35,14 @@ import sys
 import time
 from pathlib import Path
 
+from support import setup_django
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"  # noqa: E501
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉兰红建国建华国强志强淑珍桂兰凤兰玉珍秀珍德明"  # noqa: E501
 KINDS = ["community_centre"] * 6 + ["township_centre"] * 3 + ["village_clinic"]
-
-
-def _setup_django(database_url: str) -> None:
-    os.environ["DATABASE_URL"] = database_url
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healthcommunity.settings")
-    import django
-
-    django.setup()
-    from django.conf import settings
-
-    # DEBUG would record every query; the static-files storage was already chosen at import.
-    settings.DEBUG = False
 
 
 def _copy(cursor: object, table: str, columns: list[str], rows: list[tuple[object, ...]]) -> None:
@@ -282,7 +272,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=5)
     args = parser.parse_args()
 
-    _setup_django(args.database_url)
+    setup_django(args.database_url, debug_off=True)
     from django.db import connection
     from django.db.models import Count
     from django.test import Client

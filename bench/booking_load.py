@@ -37,6 +37,8 @@ import threading
 import time
 from pathlib import Path
 
+from support import postgres_url, setup_django
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 INSTITUTION_CODE = "BENCH-HS"
@@ -102,14 +104,6 @@ def run_client(args: argparse.Namespace) -> None:
 
 
 # --- the driver -----------------------------------------------------------------------------
-
-
-def _setup_django(database: str, host: str, port: str, user: str) -> None:
-    os.environ["DATABASE_URL"] = f"postgres://{user}@{host}:{port}/{database}"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healthcommunity.settings")
-    import django
-
-    django.setup()
 
 
 def _prepare(patients: int, slot_count: int, capacity: int) -> tuple[list[str], list[int]]:
@@ -250,7 +244,7 @@ def main() -> None:
         run_client(args)
         return
 
-    _setup_django(args.database, args.host, args.db_port, args.user)
+    setup_django(postgres_url(args.database, args.host, args.db_port, args.user))
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)

@@ -17,7 +17,6 @@ It reads only, through the demo's regulator logins (``regulator_city``, ``regula
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import platform
 import statistics
@@ -26,28 +25,10 @@ import time
 from pathlib import Path
 from urllib.parse import urlencode
 
+from support import percentile, postgres_url, setup_django
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
-
-def _setup(database: str, host: str, port: str, user: str) -> None:
-    os.environ["DATABASE_URL"] = f"postgres://{user}@{host}:{port}/{database}"
-    os.environ.pop("REDIS_URL", None)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healthcommunity.settings")
-    import django
-
-    django.setup()
-    from django.conf import settings
-
-    # DEBUG would record every query; the static-files storage (no manifest to build) and the
-    # HTTPS redirect were chosen at import, as bench/admin_changelist.py does.
-    settings.DEBUG = False
-
-
-def _percentile(values: list[float], share: float) -> float:
-    """Nearest rank: the smallest value with at least ``share`` of the values at or below it."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
 def main() -> None:
@@ -65,7 +46,11 @@ def main() -> None:
         help="also time the claims page's recount from the ledger (verify=1), not a goal page",
     )
     args = parser.parse_args()
-    _setup(args.database, args.host, args.port, args.user)
+    setup_django(
+        postgres_url(args.database, args.host, args.port, args.user),
+        without_redis=True,
+        debug_off=True,
+    )
 
     from django.conf import settings
     from django.contrib.auth import get_user_model
@@ -191,7 +176,7 @@ def main() -> None:
             queries = len(captured)
             if response.status_code != 200:
                 raise SystemExit(f"{url}: {response.status_code}")
-        p95 = _percentile(timings, 0.95)
+        p95 = percentile(timings, 0.95)
         if not on_request:
             worst = max(worst, p95)
         print(

@@ -35,7 +35,8 @@ import resource
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
+
+from support import recreate_database
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -60,21 +61,6 @@ CATEGORIES = [
     ("inpatient", 4, 800_000),
 ]
 DIAGNOSES = ["E11.9", "E11.2", "E11.900x001", "E10.9", "I10", "J06.9", "E78.5", "K29.7"]
-
-
-def recreate_database(url: str) -> None:
-    import psycopg2
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin = psycopg2.connect(
-        host=parts.hostname, port=parts.port or 5432, user=parts.username, dbname="postgres"
-    )
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    admin.close()
 
 
 def create_registry(institution_count: int, resident_count: int) -> list[tuple[str, str]]:

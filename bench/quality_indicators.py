@@ -27,13 +27,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import platform
 import statistics
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from support import BENCH_SECRET_KEY, load_average, postgres_url, setup_django
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -105,25 +106,6 @@ GROUP BY m.inst
 """
 
 
-def _setup(database: str, host: str, port: str, user: str) -> None:
-    os.environ["DATABASE_URL"] = f"postgres://{user}@{host}:{port}/{database}"
-    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-" + "x" * 40)
-    os.environ.pop("REDIS_URL", None)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healthcommunity.settings")
-    import django
-
-    django.setup()
-    from django.conf import settings
-
-    # DEBUG would record every query; the static-files storage (no manifest to build) and the
-    # HTTPS redirect were chosen at import, as bench/dashboards.py does.
-    settings.DEBUG = False
-
-
-def _load() -> str:
-    return f"{os.getloadavg()[0]:.2f}"
-
-
 def seed(year: int) -> None:
     """The care steps of the tianjin scale on a registry that has no follow-ups yet."""
     from django.db import transaction
@@ -132,12 +114,12 @@ def seed(year: int) -> None:
     from healthcommunity.demo.steps import SeedContext
 
     ctx = SeedContext(scale="tianjin", year=year, write=print)
-    print(f"load average before seeding: {_load()}")
+    print(f"load average before seeding: {load_average()}")
     started = time.monotonic()
     with transaction.atomic():
         for step in care_tianjin.STEPS:
             step(ctx)
-    print(f"seeded in {time.monotonic() - started:.1f} s; load average after: {_load()}")
+    print(f"seeded in {time.monotonic() - started:.1f} s; load average after: {load_average()}")
 
 
 def hand_written(year: int, *, tuned: bool) -> dict[int, tuple[int, ...]]:
@@ -188,7 +170,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--seed", action="store_true", help="add the care steps' rows first")
     args = parser.parse_args()
-    _setup(args.database, args.host, args.port, args.user)
+    setup_django(
+        postgres_url(args.database, args.host, args.port, args.user),
+        without_redis=True,
+        secret_key=BENCH_SECRET_KEY,
+        debug_off=True,
+    )
     if args.seed:
         seed(args.year)
         return
@@ -229,13 +216,13 @@ def main() -> None:
         "hand-written SQL, chronic_care's settings": lambda: hand_written(args.year, tuned=True),
     }
     times: dict[str, list[float]] = {label: [] for label in calls}
-    loads = [_load()]
+    loads = [load_average()]
     for _run in range(args.runs):
         for label, call in calls.items():
             started = time.perf_counter()
             call()
             times[label].append(time.perf_counter() - started)
-        loads.append(_load())
+        loads.append(load_average())
     medians = {label: statistics.median(values) for label, values in times.items()}
     print("| computation | median | runs (s) |")
     print("| --- | --- | --- |")

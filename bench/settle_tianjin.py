@@ -28,17 +28,10 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+from support import postgres_url, setup_django
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
-
-def _setup(database: str, host: str, port: str, user: str) -> None:
-    os.environ["DATABASE_URL"] = f"postgres://{user}@{host}:{port}/{database}"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healthcommunity.settings")
-    os.environ.pop("REDIS_URL", None)  # settle in this process
-    import django
-
-    django.setup()
 
 
 def seed(year: int) -> None:
@@ -264,7 +257,7 @@ def main() -> None:
     parser.add_argument("--sample", type=int, default=2000, help="members in the naive sample")
     parser.add_argument("--seed", action="store_true", help="add the payment steps and stop")
     args = parser.parse_args()
-    _setup(args.database, args.host, args.port, args.user)
+    setup_django(postgres_url(args.database, args.host, args.port, args.user), without_redis=True)
     if args.seed:
         seed(args.year)
     else:

@@ -34,47 +34,22 @@ bench/quality_indicators.py ``--seed``):
 from __future__ import annotations
 
 import argparse
-import math
-import os
 import statistics
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from support import BENCH_SECRET_KEY, load_average, percentile, postgres_url, setup_django
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
-
-def _setup(database: str, host: str, port: str, user: str) -> None:
-    os.environ["DATABASE_URL"] = f"postgres://{user}@{host}:{port}/{database}"
-    os.environ.setdefault("SECRET_KEY", "bench-only-secret-key-" + "x" * 40)
-    os.environ.pop("REDIS_URL", None)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "healthcommunity.settings")
-    import django
-
-    django.setup()
-    from django.conf import settings
-
-    # DEBUG would record every query; the static-files storage (no manifest to build) and the
-    # HTTPS redirect were chosen at import, as bench/dashboards.py does.
-    settings.DEBUG = False
-
-
-def _percentile(values: list[float], share: float) -> float:
-    """Nearest rank: the smallest value with at least ``share`` of the values at or below it."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
 
 
 def _check(response: object, url: str) -> None:
     status = getattr(response, "status_code", None)
     if status != 200:
         raise SystemExit(f"{url} answered {status}")
-
-
-def _load() -> str:
-    return f"{os.getloadavg()[0]:.2f}"
 
 
 def _check_snapshots(year: int) -> None:
@@ -124,7 +99,12 @@ def main() -> None:
         help="time one city page after invalidating the busiest institution's year",
     )
     args = parser.parse_args()
-    _setup(args.database, args.host, args.port, args.user)
+    setup_django(
+        postgres_url(args.database, args.host, args.port, args.user),
+        without_redis=True,
+        secret_key=BENCH_SECRET_KEY,
+        debug_off=True,
+    )
 
     from django.conf import settings
     from django.contrib.auth import get_user_model
@@ -191,12 +171,12 @@ def main() -> None:
     if args.refresh_snapshots:
         from chronic_care.tasks import refresh_quality_snapshots_task
 
-        before = _load()
+        before = load_average()
         started = time.perf_counter()
         written = refresh_quality_snapshots_task.run(today.isoformat())
         print(
             f"nightly snapshot task: {written} rows in {time.perf_counter() - started:.1f} s "
-            f"(load {before} → {_load()})"
+            f"(load {before} → {load_average()})"
         )
     if args.check_snapshots:
         _check_snapshots(today.year)
@@ -211,7 +191,7 @@ def main() -> None:
         deleted = invalidate_institutions(
             [busiest["institution_id"]], today.replace(month=1, day=1)
         )
-        before = _load()
+        before = load_average()
         with CaptureQueriesContext(connection) as captured:
             started = time.perf_counter()
             response = client.get(url, secure=True)
@@ -219,7 +199,7 @@ def main() -> None:
         _check(response, url)
         print(
             f"city page after invalidating {code} ({deleted} rows): {elapsed:.0f} ms, "
-            f"{len(captured.captured_queries)} queries (load {before} → {_load()})"
+            f"{len(captured.captured_queries)} queries (load {before} → {load_average()})"
         )
 
     print(f"today {today}; busiest institution {code} with {busiest['n']} enrolments running")
@@ -231,7 +211,7 @@ def main() -> None:
     for label, user, url, requests in scenarios:
         client = Client()
         client.force_login(user)
-        before = _load()
+        before = load_average()
         for _ in range(args.warmup):
             _check(client.get(url, secure=True), url)
         times: list[float] = []
@@ -251,9 +231,9 @@ def main() -> None:
             size = len(response.content)
         print(
             f"| {label} | {requests} | {statistics.median(times):.0f} ms "
-            f"| {_percentile(times, 0.95):.0f} ms | {max(times):.0f} ms "
+            f"| {percentile(times, 0.95):.0f} ms | {max(times):.0f} ms "
             f"| {statistics.median(database):.0f} ms | {statistics.median(cpu):.0f} ms | {queries} "
-            f"| {size // 1024} KiB | {before} → {_load()} |"
+            f"| {size // 1024} KiB | {before} → {load_average()} |"
         )
 
 
