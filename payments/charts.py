@@ -74,7 +74,7 @@ def _style(series: Sequence[Series]) -> Style:
     )
 
 
-def _config(series: Sequence[Series], value_format: Callable[[Number], str]) -> dict[str, Any]:
+def _config(series: Sequence[Series]) -> dict[str, Any]:
     return {
         "style": _style(series),
         "js": [],  # no script from pygal's web site: the platform runs on closed networks
@@ -86,9 +86,8 @@ def _config(series: Sequence[Series], value_format: Callable[[Number], str]) -> 
         "truncate_label": -1,
         "show_y_guides": True,
         "show_x_guides": False,
-        # Axis ticks in whole yuan; the values themselves as the page writes them.
+        # Axis ticks in whole yuan; each value's own text comes with it (see _values).
         "value_formatter": lambda value: group_thousands(value, 0),
-        "formatter": lambda value: value_format(value),
         "print_values": False,
         "margin": 12,
     }
@@ -114,9 +113,16 @@ def _axis_ticks(series: Sequence[Series]) -> list[float]:
     return [step * index for index in range(round(top / step) + 1)]
 
 
-def _values(series: Series) -> list[float | None]:
-    # pygal plots floats; the figures themselves stay Decimal in the tables beside the chart.
-    return [None if value is None else float(value) for value in series.values]
+def _values(series: Series, value_format: Callable[[Number], str]) -> list[dict[str, Any] | None]:
+    """pygal places a bar or a point by a float; the text it writes beside it is the page's own
+    formatting of the exact figure (a Decimal amount stays exact to the fen)."""
+    return [
+        None if value is None else _point(value, value_format(value)) for value in series.values
+    ]
+
+
+def _point(value: Number, text: str) -> dict[str, Any]:
+    return {"value": float(value), "formatter": lambda _: text}
 
 
 def _inline(chart: Any, *, chart_id: str, title: str, description: str) -> SafeString:
@@ -149,14 +155,14 @@ def bar_chart(
 ) -> SafeString:
     """Horizontal grouped bars, one group per label (an institution, a district), the value
     printed beside each bar."""
-    config = _config(series, value_format) | {"print_values": True}
+    config = _config(series) | {"print_values": True}
     chart = pygal.HorizontalBar(
         **config, height=max(240, 90 + 34 * len(series) * max(len(labels), 1))
     )
     chart.x_labels = list(labels)
     chart.y_labels = _axis_ticks(series)
     for item in series:
-        chart.add(item.label, _values(item))
+        chart.add(item.label, _values(item, value_format))
     return _inline(chart, chart_id=chart_id, title=title, description=description)
 
 
@@ -172,7 +178,7 @@ def line_chart(
 ) -> SafeString:
     """Lines over evenly spaced labels (the months of a year); a missing value breaks the line."""
     chart = pygal.Line(
-        **_config(series, value_format),
+        **_config(series),
         height=height,
         allow_interruptions=True,
         dots_size=4,
@@ -183,5 +189,5 @@ def line_chart(
         stroke: dict[str, Any] = {"width": 3}
         if item.dashed:
             stroke["dasharray"] = "8, 5"
-        chart.add(item.label, _values(item), stroke_style=stroke)
+        chart.add(item.label, _values(item, value_format), stroke_style=stroke)
     return _inline(chart, chart_id=chart_id, title=title, description=description)

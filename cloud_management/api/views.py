@@ -6,6 +6,7 @@ A service's ``ValidationError`` becomes a 400 with field errors and its ``Permis
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -115,13 +116,15 @@ class _EndableViewSet(
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
     ScopedGenericViewSet,
+    abc.ABC,
 ):
     """Created through a service; afterwards changed only by ending it (PUT/PATCH)."""
 
     end_serializer_class: type[serializers.Serializer[Any]]
 
+    @abc.abstractmethod
     def _end(self, obj: Any, data: dict[str, Any]) -> Any:
-        raise NotImplementedError
+        """End ``obj`` through its service with the validated ``data``; return it."""
 
     def get_serializer_class(self) -> type[serializers.BaseSerializer[Any]]:
         # The browsable API's PUT form then offers exactly what ending accepts.
