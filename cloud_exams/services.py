@@ -31,6 +31,7 @@ from cloud_exams.models import (
 )
 from cloud_management.access import may_see
 from cloud_management.models import Institution, Patient, StaffRole
+from cloud_management.services import StateConflict
 from payments.models import ClaimLine
 from payments.services.claims import post_claim_line
 from payments.services.reimbursement import post_reimbursed_charge
@@ -52,7 +53,7 @@ _SPECIMEN_DIGIT = {
 _MAX_VALUE = Decimal("99999999.9999")
 
 
-class ExamStateConflict(ValidationError):
+class ExamStateConflict(StateConflict):
     """The action does not fit the current state (already collected, already verified…);
     the API answers 409."""
 

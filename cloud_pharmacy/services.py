@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 
 from cloud_management.access import may_see
 from cloud_management.models import Institution, Patient, StaffRole
+from cloud_management.services import StateConflict
 from cloud_pharmacy.models import (
     Dispensing,
     DispensingLine,
@@ -51,11 +52,11 @@ PRESCRIBERS = frozenset({StaffRole.Role.DOCTOR})
 PHARMACISTS = frozenset({StaffRole.Role.PHARMACIST})
 
 
-class PrescriptionStateConflict(ValidationError):
+class PrescriptionStateConflict(StateConflict):
     """The action does not fit the prescription's state; the API answers 409."""
 
 
-class StockShortage(ValidationError):
+class StockShortage(StateConflict):
     """Not enough unexpired stock to dispense or ship; the API answers 409."""
 
 

@@ -33,6 +33,7 @@ from django.utils.translation import gettext as _
 from cloud_exams.models import ExamOrder, ExamOrderItem, ExamResult
 from cloud_exams.services import collect_specimen, order_exams
 from cloud_management.models import Patient, StaffRole
+from cloud_management.services import StateConflict
 from cloud_services import notifications
 from cloud_services.models import (
     Booking,
@@ -53,7 +54,7 @@ MANAGING_ROLES = frozenset({Role.NURSE, Role.DOCTOR, Role.HEALTH_MANAGER, Role.I
 MOBILE_PHONE = re.compile(r"^1[3-9]\d{9}$")
 
 
-class BookingConflict(ValidationError):
+class BookingConflict(StateConflict):
     """The action does not fit the current state (a full slot, a cancelled booking…); 409."""
 
 

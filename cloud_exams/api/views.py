@@ -15,16 +15,13 @@ Another scope's object is 404; a service's ``PermissionDenied`` is 403, its ``Va
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, TypeVar
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -42,24 +39,10 @@ from cloud_exams.api.serializers import (
     SpecimenOutputSerializer,
 )
 from cloud_management.access import get_visible_or_404, visible_to
+from cloud_management.api.service_calls import call_service
 from cloud_management.models import Institution, Patient
 
 ResultT = TypeVar("ResultT")
-
-
-class Conflict(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "conflict"
-
-
-def call_service(service: Callable[..., ResultT], **kwargs: Any) -> ResultT:
-    """Run a service: a state conflict is 409, other validation errors 400 with fields."""
-    try:
-        return service(**kwargs)
-    except services.ExamStateConflict as exc:
-        raise Conflict(detail=exc.messages) from exc
-    except DjangoValidationError as exc:
-        raise serializers.ValidationError(detail=serializers.as_serializer_error(exc)) from exc
 
 
 class ExamItemViewSet(

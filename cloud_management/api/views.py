@@ -7,10 +7,8 @@ A service's ``ValidationError`` becomes a 400 with field errors and its ``Permis
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
 from typing import Any, TypeVar
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
@@ -33,6 +31,7 @@ from cloud_management.api.serializers import (
     InstitutionSerializer,
     PatientSerializer,
 )
+from cloud_management.api.service_calls import call_service
 from cloud_management.models import (
     DiabetesEnrollment,
     District,
@@ -42,14 +41,6 @@ from cloud_management.models import (
 )
 
 ResultT = TypeVar("ResultT")
-
-
-def call_service(service: Callable[..., ResultT], **kwargs: Any) -> ResultT:
-    """Run a service, turning its ValidationError into the API's 400 with field errors."""
-    try:
-        return service(**kwargs)
-    except DjangoValidationError as exc:
-        raise serializers.ValidationError(detail=serializers.as_serializer_error(exc)) from exc
 
 
 class ScopedGenericViewSet(viewsets.GenericViewSet[Any]):

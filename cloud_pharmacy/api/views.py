@@ -14,21 +14,19 @@ field errors, and an action that does not fit the current state 409.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, TypeVar
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from cloud_management.access import get_visible_or_404, scope_of, visible_to
+from cloud_management.api.service_calls import call_service
 from cloud_management.models import Institution, Patient
 from cloud_pharmacy import selectors, services
 from cloud_pharmacy.api.serializers import (
@@ -45,20 +43,6 @@ from cloud_pharmacy.api.serializers import (
 from cloud_pharmacy.models import Drug, ReplenishmentOrder, ReviewFinding
 
 ResultT = TypeVar("ResultT")
-
-
-class Conflict(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "conflict"
-
-
-def call_service(service: Callable[..., ResultT], **kwargs: Any) -> ResultT:
-    try:
-        return service(**kwargs)
-    except (services.PrescriptionStateConflict, services.StockShortage) as exc:
-        raise Conflict(detail=exc.messages) from exc
-    except DjangoValidationError as exc:
-        raise serializers.ValidationError(detail=serializers.as_serializer_error(exc)) from exc
 
 
 class DrugViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Any]):

@@ -16,21 +16,19 @@ Another scope's booking is 404; a service's ``PermissionDenied`` is 403, its ``V
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from cloud_management.access import get_visible_or_404
+from cloud_management.api.service_calls import call_service
 from cloud_services import selectors, services
 from cloud_services.api import filters
 from cloud_services.api.serializers import (
@@ -45,21 +43,6 @@ from cloud_services.api.serializers import (
 from cloud_services.models import Booking, ServiceSlot
 
 ResultT = TypeVar("ResultT")
-
-
-class Conflict(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_code = "conflict"
-
-
-def call_service(service: Callable[..., ResultT], **kwargs: Any) -> ResultT:
-    """Run a service: a state conflict is 409, other validation errors 400 with fields."""
-    try:
-        return service(**kwargs)
-    except services.BookingConflict as exc:
-        raise Conflict(detail=exc.messages) from exc
-    except DjangoValidationError as exc:
-        raise serializers.ValidationError(detail=serializers.as_serializer_error(exc)) from exc
 
 
 class ServiceItemViewSet(
