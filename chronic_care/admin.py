@@ -19,13 +19,14 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from chronic_care import services
 from chronic_care.forms import EndForm, FollowUpAdminForm, TransferForm, WorklistChoiceForm
 from chronic_care.models import FollowUp
-from chronic_care.worklists import Worklist, worklists_for_institution
+from chronic_care.worklists import WORKLIST_PAGE_SIZE, Worklist, worklists_for_institution
 from cloud_management.access import institutions_editable_by, may_edit
 from cloud_management.admin import DiabetesEnrollmentAdmin
 from cloud_management.admin_scoping import (
@@ -182,8 +183,13 @@ class FollowUpAdmin(ScopedModelAdmin):
         }
         if institution is not None:
             lists = worklists_for_institution(institution=institution, today=timezone.localdate())
+            page = lists.page(chosen, request.GET.get("page"), WORKLIST_PAGE_SIZE)
             context["counts"] = lists.counts()
-            context["entries"] = lists.of(chosen)
+            context["entries"] = page.object_list
+            context["page"] = page
+            context["page_query"] = urlencode(
+                {"institution": institution.pk, "worklist": chosen.value}
+            )
             context["today"] = lists.today
         return TemplateResponse(request, "admin/chronic_care/worklists.html", context)
 

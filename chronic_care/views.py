@@ -19,12 +19,12 @@ from fractions import Fraction
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
@@ -35,7 +35,7 @@ from chronic_care.indicators import (
     member_indicators,
 )
 from chronic_care.snapshots import StoredQuality, stored_quality
-from chronic_care.worklists import Worklist, worklists_for_institution
+from chronic_care.worklists import WORKLIST_PAGE_SIZE, Worklist, worklists_for_institution
 from cloud_management.access import institutions_editable_by, scope_of
 from cloud_management.models import District, Institution, Patient
 from payments import charts
@@ -48,7 +48,6 @@ from payments.dashboard_selectors import (
 from payments.formulas import IndicatorFigures
 
 FIRST_YEAR = 2015
-WORKLIST_PAGE_SIZE = 100
 SMR_COLOUR = charts.BUDGET_COLOUR
 GCR_COLOUR = charts.SPENDING_COLOUR
 HTR_COLOUR = charts.PAYABLE_COLOUR
@@ -376,7 +375,7 @@ def worklists(request: HttpRequest, code: str) -> HttpResponse:
         raise Http404 from None
     lists = worklists_for_institution(institution=institution, today=timezone.localdate())
     # A page of the list at a time: the busiest institutions have a thousand residents on one.
-    page = Paginator(lists.of(chosen), WORKLIST_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = lists.page(chosen, request.GET.get("page"), WORKLIST_PAGE_SIZE)
     context = {
         "institution": institution,
         "today": lists.today,
@@ -384,5 +383,6 @@ def worklists(request: HttpRequest, code: str) -> HttpResponse:
         "chosen": chosen,
         "entries": page.object_list,
         "page": page,
+        "page_query": urlencode({"list": chosen.value}),
     }
     return render(request, "chronic_care/worklists.html", context)

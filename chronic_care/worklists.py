@@ -19,6 +19,11 @@ The lists, over the residents whose enrolment at the institution runs on the day
 - **no HbA1c this year**: no HbA1c value (follow-up or lab) on a covered day this year.
 - **recheck due**: the latest fasting glucose is 7.0 or more and was taken in the past 14
   days: a recheck is due within two weeks of it, by ``recheck_due``.
+
+The busiest institutions have nearly two thousand enrolees and the page shows a hundred, so the
+lists are decided from plain rows (no model instance per enrolee) and only the entries shown
+get their enrolment, resident and health manager, by :meth:`Worklists.with_details` (one more
+query).
 """
 
 from __future__ import annotations
@@ -26,12 +31,14 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
+from django.core.paginator import Page, Paginator
 from django.db import connection
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils.translation import gettext_lazy as _
 
 from chronic_care.indicators import member_indicators
@@ -41,14 +48,16 @@ from cloud_management.models import DiabetesEnrollment, Institution, Patient
 from payments.formulas import FBG_CONTROLLED_BELOW, FOLLOW_UPS_PER_YEAR, days_in_year
 
 RECHECK_WITHIN_DAYS = 14
-# What the worklist entries read of an enrolment, its resident and its health manager.
-WORKLIST_COLUMNS = (
+# What the worklist table shows of an enrolment, its resident and its health manager.
+DETAIL_COLUMNS = (
     "patient_id", "institution_id", "health_manager_id", "enrolled_on", "ended_on",
     "patient__name", "patient__resident_id", "patient__phone", "patient__birth_date",
     "patient__sex", "health_manager__username", "health_manager__first_name",
     "health_manager__last_name",
 )  # fmt: skip
 DUE_SOON_DAYS = 7
+# Entries per page of a list (the page and the admin).
+WORKLIST_PAGE_SIZE = 100
 # How far back the latest fasting glucose is looked for.
 LATEST_FBG_LOOKBACK_DAYS = 366
 
@@ -76,9 +85,13 @@ WORKLIST_LABELS = {
 
 @dataclass(frozen=True)
 class Entry:
-    """One enrolee on the worklists, with what put them there."""
+    """One enrolee on the worklists, with what put them there. ``enrolment`` (with its
+    resident and health manager) is loaded only for the entries shown: see
+    :meth:`Worklists.with_details`."""
 
-    enrolment: DiabetesEnrollment
+    enrolment_id: int
+    patient_id: int
+    patient_name: str
     covered_days: int
     counted_follow_ups: int
     owed_follow_ups: int
@@ -88,9 +101,12 @@ class Entry:
     latest_fbg_on: dt.date | None
     latest_hba1c_on: dt.date | None
     lists: frozenset[Worklist]
+    enrolment: DiabetesEnrollment | None = None
 
     @property
     def patient(self) -> Patient:
+        if self.enrolment is None:
+            raise LookupError("Load the entry's enrolment first: Worklists.with_details().")
         return self.enrolment.patient
 
     @property
@@ -107,13 +123,35 @@ class Worklists:
     entries: list[Entry] = field(default_factory=list)
 
     def of(self, worklist: Worklist) -> list[Entry]:
+        """The entries on ``worklist``, by name (the recheck list by its due date), without
+        their details."""
         chosen = [entry for entry in self.entries if worklist in entry.lists]
         if worklist == Worklist.RECHECK:
-            chosen.sort(key=lambda entry: (entry.recheck_due or dt.date.max, entry.patient.pk))
+            chosen.sort(key=lambda entry: (entry.recheck_due or dt.date.max, entry.patient_id))
         return chosen
 
     def counts(self) -> dict[Worklist, int]:
-        return {worklist: len(self.of(worklist)) for worklist in Worklist}
+        counts = dict.fromkeys(Worklist, 0)
+        for entry in self.entries:
+            for worklist in entry.lists:
+                counts[worklist] += 1
+        return counts
+
+    def with_details(self, entries: Sequence[Entry]) -> list[Entry]:
+        """``entries`` with their enrolment, resident and health manager: one query."""
+        enrolments = (
+            DiabetesEnrollment.objects.select_related("patient", "health_manager")
+            .only(*DETAIL_COLUMNS)
+            .in_bulk([entry.enrolment_id for entry in entries])
+        )
+        return [replace(entry, enrolment=enrolments[entry.enrolment_id]) for entry in entries]
+
+    def page(self, worklist: Worklist, number: str | int | None, per_page: int) -> Page[Entry]:
+        """One page of ``worklist`` (``Paginator.get_page`` semantics), its entries with
+        their details."""
+        page = Paginator(self.of(worklist), per_page).get_page(number)
+        page.object_list = self.with_details(list(page.object_list))
+        return page
 
 
 def owed_follow_ups(covered_days: int, year_days: int) -> int:
@@ -122,18 +160,22 @@ def owed_follow_ups(covered_days: int, year_days: int) -> int:
     return math.floor(FOLLOW_UPS_PER_YEAR * covered_days / year_days)
 
 
+def _running_enrolments(institution: Institution, today: dt.date) -> QuerySet[DiabetesEnrollment]:
+    return DiabetesEnrollment.objects.filter(
+        institution=institution, enrolled_on__lte=today
+    ).exclude(ended_on__lt=today)
+
+
 def _latest_fbg_by_patient(
-    enrolments: Sequence[DiabetesEnrollment], today: dt.date
+    residents: QuerySet[Any], today: dt.date
 ) -> dict[int, tuple[dt.date, Decimal]]:
-    """The latest fasting glucose (date, value) of each resident: one query, one row per
-    resident (the measurements ranked newest first, on one date the highest value)."""
-    patient_ids = sorted({enrolment.patient_id for enrolment in enrolments})
-    if not patient_ids:
-        return {}
+    """The latest fasting glucose (date, value) of each of ``residents`` (a queryset of
+    patient ids): one query, one row per resident (the measurements ranked newest first, on
+    one date the highest value)."""
     readings_sql, params = (
         measurements(
             kinds=[Kind.FBG],
-            patients=patient_ids,
+            patients=residents,
             date_from=today - dt.timedelta(days=LATEST_FBG_LOOKBACK_DAYS),
             date_to=today,
         )
@@ -167,21 +209,26 @@ def _as_date(value: object) -> dt.date:
 
 
 def worklists_for_institution(*, institution: Institution, today: dt.date) -> Worklists:
-    """The worklists of ``institution`` on ``today`` (three queries)."""
+    """The worklists of ``institution`` on ``today`` (three queries; the entries come
+    without their details)."""
     latest_follow_up = FollowUp.objects.filter(
         patient_id=OuterRef("patient_id"), date__lte=today
     ).order_by("-date")
+    running = _running_enrolments(institution, today)
     enrolments = list(
-        DiabetesEnrollment.objects.filter(institution=institution, enrolled_on__lte=today)
-        .exclude(ended_on__lt=today)
-        .select_related("patient", "health_manager")
-        # The columns the lists show: the busiest institutions have thousands of enrolees.
-        .only(*WORKLIST_COLUMNS)
-        .annotate(
+        running.annotate(
             last_follow_up_on=Subquery(latest_follow_up.values("date")[:1]),
             planned_next_date=Subquery(latest_follow_up.values("next_date")[:1]),
         )
         .order_by("patient__name", "patient_id")
+        .values_list(
+            "pk",
+            "patient_id",
+            "patient__name",
+            "ended_on",
+            "last_follow_up_on",
+            "planned_next_date",
+        )
     )
     members = {
         row.patient_id: row
@@ -189,21 +236,21 @@ def worklists_for_institution(*, institution: Institution, today: dt.date) -> Wo
             year=today.year, institution_ids=[institution.pk], through=today, min_days=1
         )
     }
-    latest_fbg = _latest_fbg_by_patient(enrolments, today)
+    latest_fbg = _latest_fbg_by_patient(running.values("patient_id"), today)
     year_days = days_in_year(today.year)
     year_end = dt.date(today.year, 12, 31)
     week_end = min(today + dt.timedelta(days=DUE_SOON_DAYS - 1), year_end)
     result = Worklists(institution=institution, today=today)
-    for enrolment in enrolments:
-        member = members.get(enrolment.patient_id)
+    for pk, patient_id, name, ended_on, last_follow_up_on, next_date in enrolments:
+        member = members.get(patient_id)
         covered = member.covered_days if member else 0
         counted = member.counted_follow_ups if member else 0
         hba1c_on = member.latest_hba1c_on if member else None
         owed = owed_follow_ups(covered, year_days)
-        last_day = week_end if enrolment.ended_on is None else min(week_end, enrolment.ended_on)
+        last_day = week_end if ended_on is None else min(week_end, _as_date(ended_on))
         covered_by_week_end = covered + max(0, (last_day - today).days)
-        next_date = getattr(enrolment, "planned_next_date", None)
-        fbg_on, fbg = latest_fbg.get(enrolment.patient_id, (None, None))
+        next_date = None if next_date is None else _as_date(next_date)
+        fbg_on, fbg = latest_fbg.get(patient_id, (None, None))
         lists: set[Worklist] = set()
         if counted < owed:
             lists.add(Worklist.OVERDUE)
@@ -219,11 +266,15 @@ def worklists_for_institution(*, institution: Institution, today: dt.date) -> Wo
             lists.add(Worklist.NO_HBA1C)
         result.entries.append(
             Entry(
-                enrolment=enrolment,
+                enrolment_id=pk,
+                patient_id=patient_id,
+                patient_name=name,
                 covered_days=covered,
                 counted_follow_ups=counted,
                 owed_follow_ups=owed,
-                last_follow_up_on=getattr(enrolment, "last_follow_up_on", None),
+                last_follow_up_on=None
+                if last_follow_up_on is None
+                else _as_date(last_follow_up_on),
                 next_date=next_date,
                 latest_fbg=fbg,
                 latest_fbg_on=fbg_on,

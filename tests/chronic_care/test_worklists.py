@@ -78,7 +78,7 @@ def ward(db):
 
 
 def names(entries):
-    return sorted(entry.patient.name for entry in entries)
+    return sorted(entry.patient_name for entry in entries)
 
 
 def test_each_list_holds_the_residents_computed_by_hand(ward, django_assert_num_queries):
@@ -90,7 +90,7 @@ def test_each_list_holds_the_residents_computed_by_hand(ward, django_assert_num_
     assert names(lists.of(Worklist.UNCONTROLLED)) == ["W2", "W3", "W4"]
     assert names(lists.of(Worklist.NO_HBA1C)) == ["W1", "W3", "W4", "W5"]
     [recheck] = lists.of(Worklist.RECHECK)
-    assert (recheck.patient.name, recheck.recheck_due, recheck.latest_fbg) == (
+    assert (recheck.patient_name, recheck.recheck_due, recheck.latest_fbg) == (
         "W2",
         dt.date(2025, 5, 15),
         D("8.2"),
@@ -106,7 +106,7 @@ def test_each_list_holds_the_residents_computed_by_hand(ward, django_assert_num_
 
 def test_entries_carry_the_counts_behind_them(ward):
     lists = worklists_for_institution(institution=ward["a"], today=TODAY)
-    by_name = {entry.patient.name: entry for entry in lists.entries}
+    by_name = {entry.patient_name: entry for entry in lists.entries}
 
     assert set(by_name) == {"W1", "W2", "W3", "W4", "W5"}
     w1, w3 = by_name["W1"], by_name["W3"]
@@ -135,3 +135,27 @@ def test_the_recheck_leaves_the_list_once_a_controlled_reading_follows(ward):
 )
 def test_a_follow_up_is_owed_for_each_full_quarter(covered, year_days, owed):
     assert owed_follow_ups(covered, year_days) == owed
+
+
+def test_only_the_entries_shown_load_their_enrolment(ward, django_assert_num_queries):
+    lists = worklists_for_institution(institution=ward["a"], today=TODAY)
+    [w2] = [entry for entry in lists.entries if entry.patient_name == "W2"]
+    with pytest.raises(LookupError):
+        w2.patient  # noqa: B018 - the details are not loaded yet
+
+    with django_assert_num_queries(1):
+        detailed = lists.with_details(lists.of(Worklist.UNCONTROLLED))
+        shown = [(entry.patient.name, entry.enrolment.institution_id) for entry in detailed]
+
+    assert shown == [("W2", ward["a"].pk), ("W3", ward["a"].pk), ("W4", ward["a"].pk)]
+    assert [entry.latest_fbg for entry in detailed] == [D("8.2"), D("9.0"), D("7.4")]
+
+
+def test_a_page_of_a_list_carries_its_details(ward, django_assert_num_queries):
+    lists = worklists_for_institution(institution=ward["a"], today=TODAY)
+
+    with django_assert_num_queries(1):
+        page = lists.page(Worklist.NO_HBA1C, 2, per_page=3)
+        shown = [entry.patient.name for entry in page.object_list]
+
+    assert (page.number, page.paginator.count, shown) == (2, 4, ["W5"])
