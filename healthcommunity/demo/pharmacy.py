@@ -20,6 +20,8 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from chronic_care.models import FollowUp
 from cloud_management.models import DiabetesEnrollment, Institution, Patient, StaffRole
@@ -104,7 +106,7 @@ def _stock(
         lines=[(Drug.objects.get(code="SIT100"), 300)],
         supplier=central,
     )
-    ctx.log("pharmacy: stock, an expiring batch and two replenishment orders")
+    ctx.log(_("Pharmacy: stock, a batch about to expire and two replenishment orders."))
 
 
 def _patients(institution: Institution, wanted: int, first: Patient | None) -> list[Patient]:
@@ -245,9 +247,11 @@ def seed_pharmacy(ctx: SeedContext) -> None:
         if long_rx.status == Prescription.Status.PENDING_REVIEW and not long_rx.open_warnings:
             services.approve_prescription(user=pharmacist, prescription=long_rx)
             services.dispense_prescription(user=pharmacist, prescription=long_rx)
-    ctx.log(
-        f"pharmacy: {Prescription.objects.filter(institution=institution).count()} prescriptions"
+    count = Prescription.objects.filter(institution=institution).count()
+    message = ngettext(
+        "Pharmacy: %(count)d prescription.", "Pharmacy: %(count)d prescriptions.", count
     )
+    ctx.log(message % {"count": count})
 
 
 STEPS: list[Step] = [seed_pharmacy]
