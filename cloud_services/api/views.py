@@ -22,6 +22,7 @@ from django.contrib.auth import get_user_model
 from django.db import models
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -31,6 +32,7 @@ from cloud_management.access import get_visible_or_404
 from cloud_management.api.service_calls import call_service
 from cloud_services import selectors, services
 from cloud_services.api import filters
+from cloud_services.api.authentication import PatientTokenAuthentication
 from cloud_services.api.serializers import (
     AssessmentInputSerializer,
     AssignNurseInputSerializer,
@@ -79,6 +81,8 @@ class BookingViewSet(
 ):
     """Home-service bookings."""
 
+    # The project's token and session authentication; the token also loads the patient.
+    authentication_classes = [PatientTokenAuthentication, SessionAuthentication]
     permission_classes = [IsAuthenticated]
     serializer_class = BookingOutputSerializer
     filterset_class = filters.BookingFilter

@@ -4,6 +4,7 @@ import datetime as dt
 
 import pytest
 from django.utils import timezone
+from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from cloud_services.models import Booking, ServiceSlot
@@ -19,6 +20,13 @@ BOOKINGS = "/api/v1/services/bookings/"
 def client_for(user) -> APIClient:
     client = APIClient()
     client.force_authenticate(user)
+    return client
+
+
+def token_client(user) -> APIClient:
+    """A client that sends ``Authorization: Token …`` as a phone does (no forced login)."""
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
     return client
 
 
@@ -89,6 +97,55 @@ def test_booking_answers_201_requested_and_takes_a_place(patient_client, slot):
     assert response.data["status"] == "requested"
     assert Booking.objects.get(pk=response.data["id"]).slot == slot
     assert ServiceSlot.objects.get(pk=slot.pk).booked == 1
+
+
+def test_a_booking_with_a_token_answers_as_the_booking_reads_back_in_seven_statements(
+    patient, slot, django_assert_num_queries
+):
+    client = token_client(patient.user)
+    # The token with its user and patient; inside the transaction (here a savepoint and its
+    # release) the slot, the service, the place, the booking and its event.
+    with django_assert_num_queries(8):
+        response = client.post(BOOKINGS, payload(slot), format="json")
+
+    assert response.status_code == 201
+    booking = Booking.objects.get(pk=response.data["id"])
+    assert (booking.patient, booking.booked_by, booking.needs_assessment) == (
+        patient,
+        patient.user,
+        True,
+    )
+    assert response.data == client.get(f"{BOOKINGS}{booking.pk}/").data
+    assert response.data["institution"] == slot.institution.code
+    assert response.data["item"] == BLOOD_DRAW
+
+
+def test_a_revoked_token_or_an_inactive_login_is_refused_at_once(patient, slot):
+    client = token_client(patient.user)
+    assert client.post(BOOKINGS, payload(slot), format="json").status_code == 201
+    second = ServiceSlotFactory(institution=slot.institution)
+
+    Token.objects.filter(user=patient.user).delete()
+    assert client.post(BOOKINGS, payload(second), format="json").status_code == 401
+
+    client = token_client(patient.user)
+    patient.user.is_active = False
+    patient.user.save(update_fields=["is_active"])
+    assert client.post(BOOKINGS, payload(second), format="json").status_code == 401
+    assert ServiceSlot.objects.get(pk=second.pk).booked == 0
+
+
+def test_a_staff_token_cannot_book_as_a_patient(nurse, slot):
+    response = token_client(nurse).post(BOOKINGS, payload(slot), format="json")
+    assert response.status_code == 403
+    assert ServiceSlot.objects.get(pk=slot.pk).booked == 0
+
+
+@pytest.mark.parametrize("slot_id", [0, 2**63, 10**30])
+def test_a_slot_id_outside_the_keys_answers_400(patient_client, slot, slot_id):
+    response = patient_client.post(BOOKINGS, {**payload(slot), "slot": slot_id}, format="json")
+    assert response.status_code == 400
+    assert "slot" in response.data
 
 
 def test_a_full_slot_answers_409(patient_client, slot):

@@ -93,6 +93,28 @@ def test_a_patient_holds_one_active_booking_per_slot(patient, slot):
     assert slot.booked == 1
 
 
+def test_a_patient_rebooking_a_full_slot_is_told_of_the_booking_held(patient, slot):
+    book(patient, slot)
+    ServiceSlot.objects.filter(pk=slot.pk).update(capacity=1)
+
+    with pytest.raises(services.BookingConflict) as caught:
+        book(patient, slot, item=WOUND_CARE)
+    assert not isinstance(caught.value, services.SlotFull)
+    assert Booking.objects.filter(patient=patient).count() == 1
+
+
+def test_a_slot_or_service_that_does_not_exist_names_the_field(patient, slot):
+    with pytest.raises(ValidationError) as caught:
+        services.book_home_service(
+            user=patient.user,
+            slot_id=slot.pk + 1000,
+            item_code="HS-NOPE",
+            address="长江道2号",
+            phone="13512345678",
+        )
+    assert set(caught.value.message_dict) == {"slot", "item"}
+
+
 def test_the_database_refuses_a_second_active_booking_in_the_slot(patient, slot):
     BookingFactory(patient=patient, slot=slot)
     with pytest.raises(IntegrityError), transaction.atomic():
