@@ -237,7 +237,9 @@ class Patient(models.Model):
 
 
 class FamilyDoctorContract(models.Model):
-    """A family-doctor signing (家庭医生签约) of a resident with an institution."""
+    """A family-doctor signing (家庭医生签约) of a resident with an institution. A resident holds
+    one contract at a time: an exclusion constraint on PostgreSQL and triggers on SQLite
+    (migration 0004) hold it in the database."""
 
     patient = models.ForeignKey(
         Patient, on_delete=models.CASCADE, related_name="contracts", verbose_name=_("resident")
@@ -275,6 +277,27 @@ class FamilyDoctorContract(models.Model):
 
     def is_active_on(self, day: dt.date) -> bool:
         return self.signed_on <= day and (self.ended_on is None or day <= self.ended_on)
+
+    def clean(self) -> None:
+        """A resident holds one contract at a time, wherever it is signed (the database holds
+        the rule too: migration 0004)."""
+        if self.patient_id is None or self.signed_on is None:
+            return
+        if self.ended_on is not None and self.ended_on < self.signed_on:
+            raise ValidationError({"ended_on": _("A contract cannot end before it is signed.")})
+        overlapping = FamilyDoctorContract.objects.filter(patient_id=self.patient_id).filter(
+            Q(ended_on__isnull=True) | Q(ended_on__gte=self.signed_on)
+        )
+        if self.ended_on is not None:
+            overlapping = overlapping.filter(signed_on__lte=self.ended_on)
+        if overlapping.exclude(pk=self.pk).exists():
+            raise ValidationError(
+                {
+                    "signed_on": _(
+                        "The resident already has a family-doctor contract on one of these days."
+                    )
+                }
+            )
 
 
 class DiabetesEnrollmentQuerySet(models.QuerySet["DiabetesEnrollment"]):

@@ -20,7 +20,6 @@ from django.contrib.auth.models import AnonymousUser, User
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
-from django.db.models import Q
 from django.utils.translation import gettext as _
 
 from cloud_management.access import (
@@ -235,17 +234,6 @@ def update_patient(
 # --- Family-doctor contracts -----------------------------------------------------------------
 
 
-def _overlapping_contracts(
-    *, patient_id: int, start: dt.date, end: dt.date | None
-) -> models.QuerySet[FamilyDoctorContract]:
-    qs = FamilyDoctorContract.objects.filter(patient_id=patient_id).filter(
-        Q(ended_on__isnull=True) | Q(ended_on__gte=start)
-    )
-    if end is not None:
-        qs = qs.filter(signed_on__lte=end)
-    return qs
-
-
 def sign_contract(
     *,
     user: Actor,
@@ -263,15 +251,8 @@ def sign_contract(
         contract = FamilyDoctorContract(
             patient=patient, institution=institution, signed_on=signed_on, ended_on=ended_on
         )
+        # clean() refuses a contract sharing a day with another one of the resident's.
         contract.full_clean()
-        if _overlapping_contracts(patient_id=patient.pk, start=signed_on, end=ended_on).exists():
-            raise ValidationError(
-                {
-                    "signed_on": _(
-                        "The resident already has a family-doctor contract on one of these days."
-                    )
-                }
-            )
         contract.save()
     return contract
 

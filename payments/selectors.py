@@ -150,8 +150,8 @@ def spending_figures(
 
     The institution where the service was given plays no part (CONTRACTS §4). Prefixes are
     compared with ``substr`` because SQLite's LIKE ignores case and codes are case-sensitive.
-    A member counted twice at one institution on one day would count a line twice; the
-    settlement service refuses such overlapping memberships before it gets here.
+    A member is never counted twice on one day: neither enrolments nor family-doctor contracts
+    of one resident can overlap (database constraints in cloud_management).
     """
     if not categories:
         return {}
@@ -205,45 +205,6 @@ def spending_figures(
             institution_id=institution_id, claim_lines=int(count), spending=spending
         )
     return result
-
-
-@dataclass(frozen=True)
-class OverlappingMemberships:
-    """Two memberships of one resident with one institution that share days of a period."""
-
-    institution_id: int
-    patient_id: int
-    first_id: int
-    second_id: int
-
-
-def overlapping_memberships(
-    *,
-    kind: str,
-    period_start: dt.date,
-    period_end: dt.date,
-    institution_ids: Collection[int] | None = None,
-    limit: int = 10,
-) -> list[OverlappingMemberships]:
-    """Pairs of memberships that would count a resident's day twice at one institution."""
-    p = _population(kind)
-    start, end = _date_param(period_start), _date_param(period_end)
-    where, where_params = _institution_filter(f"a.{p.institution}", institution_ids)
-    sql = (
-        f"SELECT a.{p.institution}, a.{p.patient}, a.id, b.id"
-        f" FROM {p.table} a JOIN {p.table} b"
-        f" ON b.{p.patient} = a.{p.patient} AND b.{p.institution} = a.{p.institution}"
-        f" AND b.id > a.id"
-        f" WHERE a.{p.start} <= %s AND b.{p.start} <= %s"
-        f" AND COALESCE(a.{p.end}, %s) >= %s AND COALESCE(b.{p.end}, %s) >= %s"
-        f" AND a.{p.start} <= COALESCE(b.{p.end}, %s) AND b.{p.start} <= COALESCE(a.{p.end}, %s)"
-        f"{where} ORDER BY a.{p.institution}, a.{p.patient}, a.id, b.id LIMIT %s"
-    )
-    params = [end, end, end, start, end, start, end, end, *where_params, limit]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    return [OverlappingMemberships(*row) for row in rows]
 
 
 # --- results --------------------------------------------------------------------------------------

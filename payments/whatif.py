@@ -226,21 +226,6 @@ def project_from_ledger(
     members and spending from the settlement selectors (one grouped query each) and quality
     from the registered provider. Without a provider every quality score is empty."""
     period = parse_period(str(scheme.year))
-    overlaps = selectors.overlapping_memberships(
-        kind=scheme.kind,
-        period_start=period.start,
-        period_end=period.end,
-        institution_ids=institution_ids,
-        limit=1,
-    )
-    if overlaps:
-        raise WhatIfError(
-            _(
-                "Two memberships of one resident with one institution overlap in %(year)s; "
-                "the figures would count days twice. End one of them first."
-            )
-            % {"year": scheme.year}
-        )
     members = selectors.membership_figures(
         kind=scheme.kind,
         period_start=period.start,

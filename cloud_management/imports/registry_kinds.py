@@ -7,6 +7,7 @@ Look-ups are set-based: each kind loads what it refers to for the whole file in
 
 from __future__ import annotations
 
+import abc
 import datetime as dt
 import re
 from collections import defaultdict
@@ -202,9 +203,129 @@ class PatientKind(ImportKind):
         }
 
 
+def _overlap(
+    start: dt.date, end: dt.date | None, other_start: dt.date, other_end: dt.date | None
+) -> bool:
+    return start <= (other_end or _NO_END) and other_start <= (end or _NO_END)
+
+
+class _OneAtATimeKind(_ResidentKind):
+    """A kind of which a resident holds at most one on any day (contracts, enrolments): the
+    natural key is the resident with ``start_field``; a row that shares a day with another
+    row or with a recorded one that stays is a bad row, and the database holds the rule too
+    (cloud_management migrations 0002 and 0004)."""
+
+    start_field: ClassVar[str]
+    end_field: ClassVar[str] = "ended_on"
+
+    def prepare(self, rows: Sequence[Row]) -> None:
+        super().prepare(rows)
+        # The recorded rows of the file's residents: (start, end, id) by patient id.
+        self.existing: dict[int, list[tuple[dt.date, dt.date | None, int]]] = defaultdict(list)
+        for chunk in _chunks(sorted(set(self.patients.values()))):
+            for pk, patient_id, start, end in self.model._default_manager.filter(
+                patient_id__in=chunk
+            ).values_list("id", "patient_id", self.start_field, self.end_field):
+                self.existing[patient_id].append((start, end, pk))
+
+    @abc.abstractmethod
+    def overlaps_row(self, row_number: int) -> str:
+        """The reason a row shares a day with the good row ``row_number``."""
+
+    @abc.abstractmethod
+    def overlaps_recorded(self, start: dt.date, end: dt.date | None) -> str:
+        """The reason a row shares a day with the recorded one from ``start`` to ``end``."""
+
+    def check_records(self, records: Sequence[Record]) -> None:
+        by_patient: dict[int, list[Record]] = defaultdict(list)
+        for record in records:
+            by_patient[record.values["patient_id"]].append(record)
+        for patient_id, own in by_patient.items():
+            existing = self.existing.get(patient_id, [])
+            if len(own) > 1 or existing:
+                self._check_overlaps(own, existing)
+
+    def _check_overlaps(
+        self, own: list[Record], existing: list[tuple[dt.date, dt.date | None, int]]
+    ) -> None:
+        """Reject the first row (in file order) that shares a day with an earlier good row or
+        with a recorded row that stays; repeat, since a rejected row that would have updated a
+        recorded row leaves that row as it was."""
+        start_field, end_field = self.start_field, self.end_field
+        rejected: set[int] = set()
+        while True:
+            kept_starts = {r.values[start_field] for i, r in enumerate(own) if i not in rejected}
+            staying = [(s, e) for s, e, _pk in existing if s not in kept_starts]
+            accepted: list[Record] = []
+            for i, record in enumerate(own):
+                if i in rejected:
+                    continue
+                start, end = record.values[start_field], record.values[end_field]
+                reason = None
+                for other_start, other_end in staying:
+                    if _overlap(start, end, other_start, other_end):
+                        reason = self.overlaps_recorded(other_start, other_end)
+                        break
+                else:
+                    for other in accepted:
+                        if _overlap(start, end, other.values[start_field], other.values[end_field]):
+                            reason = self.overlaps_row(other.row.number)
+                            break
+                if reason is not None:
+                    record.row.error(start_field, reason)
+                    rejected.add(i)
+                    break
+                accepted.append(record)
+            else:
+                return
+
+    def _recorded(self) -> dict[tuple[int, dt.date], tuple[dt.date | None, int]]:
+        return {
+            (patient_id, start): (end, pk)
+            for patient_id, periods in self.existing.items()
+            for start, end, pk in periods
+        }
+
+    def write_batches(self, records: Sequence[Record]) -> list[Sequence[Record]]:
+        """Updates that end a row earlier go first: then every row's days lie within its final
+        days at each step, so the one-a-day constraint, checked row by row, holds throughout
+        (the natural key fixes the start; only the end moves)."""
+        recorded = self._recorded()
+        earlier: list[Record] = []
+        rest: list[Record] = []
+        for record in records:
+            values = record.values
+            found = recorded.get((values["patient_id"], values[self.start_field]))
+            new_end = values[self.end_field] or _NO_END
+            if found is not None and new_end < (found[0] or _NO_END):
+                earlier.append(record)
+            else:
+                rest.append(record)
+        return [batch for batch in (earlier, rest) if batch]
+
+    def write_portable(self, records: Sequence[Record]) -> None:
+        """Updates through ``bulk_update``, new rows through ``bulk_create``: SQLite runs the
+        overlap trigger of an ``INSERT ... ON CONFLICT`` before it sees the conflict, so an
+        upsert of a recorded row would collide with itself."""
+        recorded = self._recorded()
+        model = self.model
+        updates: list[models.Model] = []
+        inserts: list[models.Model] = []
+        for record in records:
+            values = record.values
+            found = recorded.get((values["patient_id"], values[self.start_field]))
+            if found is None:
+                inserts.append(model(**self.insert_only, **values))
+            else:
+                updates.append(model(id=found[1], **values))
+        model._default_manager.bulk_update(updates, list(self.update_fields), batch_size=500)
+        model._default_manager.bulk_create(inserts, batch_size=1_000)
+
+
 @register_import_kind
-class ContractKind(_ResidentKind):
-    """Family-doctor signings (家庭医生签约); the natural key is the resident with signed_on."""
+class ContractKind(_OneAtATimeKind):
+    """Family-doctor signings (家庭医生签约); the natural key is the resident with signed_on. A
+    resident holds one contract at a time."""
 
     name = "contracts"
     columns = columns_of("resident_id", "institution_code", "signed_on", "ended_on?")
@@ -212,6 +333,7 @@ class ContractKind(_ResidentKind):
     fields = ("patient_id", "institution_id", "signed_on", "ended_on")
     natural_key = ("patient_id", "signed_on")
     key_columns = ("resident_id", "signed_on")
+    start_field = "signed_on"
 
     def parse_row(self, row: Row) -> dict[str, Any]:
         signed_on = row.date("signed_on")
@@ -224,15 +346,22 @@ class ContractKind(_ResidentKind):
             "ended_on": ended_on,
         }
 
+    def overlaps_row(self, row_number: int) -> str:
+        return gettext("overlaps the contract in row %(row)d") % {"row": row_number}
 
-def _overlap(
-    start: dt.date, end: dt.date | None, other_start: dt.date, other_end: dt.date | None
-) -> bool:
-    return start <= (other_end or _NO_END) and other_start <= (end or _NO_END)
+    def overlaps_recorded(self, start: dt.date, end: dt.date | None) -> str:
+        if end is None:
+            return gettext("overlaps the recorded contract from %(start)s with no end date") % {
+                "start": start.isoformat()
+            }
+        return gettext("overlaps the recorded contract from %(start)s to %(end)s") % {
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+        }
 
 
 @register_import_kind
-class EnrolmentKind(_ResidentKind):
+class EnrolmentKind(_OneAtATimeKind):
     """Diabetes outpatient-special-disease enrolments (门特); the natural key is the resident
     with enrolled_on. A resident has at most one enrolment on any day: a row that would break
     this, against another row or an enrolment already recorded, is a bad row (the database
@@ -263,19 +392,13 @@ class EnrolmentKind(_ResidentKind):
     natural_key = ("patient_id", "enrolled_on")
     key_columns = ("resident_id", "enrolled_on")
     insert_only: ClassVar[dict[str, Any]] = {"end_reason": ""}
+    start_field = "enrolled_on"
 
     def prepare(self, rows: Sequence[Row]) -> None:
         super().prepare(rows)
         self.diabetes_types = DiabetesEnrollment.DiabetesType.values
         self.bad_diagnosis = gettext("must be an ICD-10 code such as E11.9")
         self.diagnosis_length = max_length(DiabetesEnrollment, "diagnosis_code")
-        # The recorded enrolments of the file's residents: (start, end, id) by patient id.
-        self.existing: dict[int, list[tuple[dt.date, dt.date | None, int]]] = defaultdict(list)
-        for chunk in _chunks(sorted(set(self.patients.values()))):
-            for pk, patient_id, start, end in DiabetesEnrollment.objects.filter(
-                patient_id__in=chunk
-            ).values_list("id", "patient_id", "enrolled_on", "ended_on"):
-                self.existing[patient_id].append((start, end, pk))
 
     def parse_row(self, row: Row) -> dict[str, Any]:
         enrolled_on = row.date("enrolled_on")
@@ -307,54 +430,10 @@ class EnrolmentKind(_ResidentKind):
             required=False,
         )
 
-    def check_records(self, records: Sequence[Record]) -> None:
-        by_patient: dict[int, list[Record]] = defaultdict(list)
-        for record in records:
-            by_patient[record.values["patient_id"]].append(record)
-        for patient_id, own in by_patient.items():
-            existing = self.existing.get(patient_id, [])
-            if len(own) > 1 or existing:
-                self._check_overlaps(own, existing)
+    def overlaps_row(self, row_number: int) -> str:
+        return gettext("overlaps the enrolment in row %(row)d") % {"row": row_number}
 
-    def _check_overlaps(
-        self, own: list[Record], existing: list[tuple[dt.date, dt.date | None, int]]
-    ) -> None:
-        """Reject the first row (in file order) that shares a day with an earlier good row or
-        with a recorded enrolment that stays; repeat, since a rejected row that would have
-        updated an enrolment leaves that enrolment as it was."""
-        rejected: set[int] = set()
-        while True:
-            kept_starts = {r.values["enrolled_on"] for i, r in enumerate(own) if i not in rejected}
-            staying = [(s, e) for s, e, _pk in existing if s not in kept_starts]
-            accepted: list[Record] = []
-            for i, record in enumerate(own):
-                if i in rejected:
-                    continue
-                start, end = record.values["enrolled_on"], record.values["ended_on"]
-                reason = None
-                for other_start, other_end in staying:
-                    if _overlap(start, end, other_start, other_end):
-                        reason = self._existing_reason(other_start, other_end)
-                        break
-                else:
-                    for other in accepted:
-                        if _overlap(
-                            start, end, other.values["enrolled_on"], other.values["ended_on"]
-                        ):
-                            reason = gettext("overlaps the enrolment in row %(row)d") % {
-                                "row": other.row.number
-                            }
-                            break
-                if reason is not None:
-                    record.row.error("enrolled_on", reason)
-                    rejected.add(i)
-                    break
-                accepted.append(record)
-            else:
-                return
-
-    @staticmethod
-    def _existing_reason(start: dt.date, end: dt.date | None) -> str:
+    def overlaps_recorded(self, start: dt.date, end: dt.date | None) -> str:
         if end is None:
             return gettext("overlaps the recorded enrolment from %(start)s with no end date") % {
                 "start": start.isoformat()
@@ -363,44 +442,3 @@ class EnrolmentKind(_ResidentKind):
             "start": start.isoformat(),
             "end": end.isoformat(),
         }
-
-    def _recorded(self) -> dict[tuple[int, dt.date], tuple[dt.date | None, int]]:
-        return {
-            (patient_id, start): (end, pk)
-            for patient_id, periods in self.existing.items()
-            for start, end, pk in periods
-        }
-
-    def write_batches(self, records: Sequence[Record]) -> list[Sequence[Record]]:
-        """Updates that end an enrolment earlier go first: then every enrolment's days lie
-        within its final days at each step, so the one-enrolment-a-day constraint, checked
-        row by row, holds throughout (the natural key fixes the start; only the end moves)."""
-        recorded = self._recorded()
-        earlier: list[Record] = []
-        rest: list[Record] = []
-        for record in records:
-            values = record.values
-            found = recorded.get((values["patient_id"], values["enrolled_on"]))
-            new_end = values["ended_on"] or _NO_END
-            if found is not None and new_end < (found[0] or _NO_END):
-                earlier.append(record)
-            else:
-                rest.append(record)
-        return [batch for batch in (earlier, rest) if batch]
-
-    def write_portable(self, records: Sequence[Record]) -> None:
-        """Updates through ``bulk_update``, new rows through ``bulk_create``: SQLite runs the
-        overlap trigger of an ``INSERT ... ON CONFLICT`` before it sees the conflict, so an
-        upsert of a recorded enrolment would collide with itself."""
-        recorded = self._recorded()
-        updates: list[DiabetesEnrollment] = []
-        inserts: list[DiabetesEnrollment] = []
-        for record in records:
-            values = record.values
-            found = recorded.get((values["patient_id"], values["enrolled_on"]))
-            if found is None:
-                inserts.append(DiabetesEnrollment(**self.insert_only, **values))
-            else:
-                updates.append(DiabetesEnrollment(id=found[1], **values))
-        DiabetesEnrollment.objects.bulk_update(updates, list(self.update_fields), batch_size=500)
-        DiabetesEnrollment.objects.bulk_create(inserts, batch_size=1_000)

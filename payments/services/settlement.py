@@ -32,7 +32,6 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cloud_management.models import Institution, Patient
 from payments import selectors
 from payments.formulas import (
     DEFAULT_QUALITY_WEIGHTS,
@@ -127,35 +126,6 @@ def _weights_from_mapping(rows: Sequence[dict[str, str]]) -> tuple[QualityWeight
     )
 
 
-def _check_no_overlapping_memberships(scheme: Scheme, period: Period) -> None:
-    """Refuse a population that would count one resident's day twice at one institution.
-
-    Diabetes enrolments cannot overlap (a database constraint in cloud_management); family-doctor
-    contracts have no such constraint, so they are checked here.
-    """
-    if scheme.kind != Scheme.Kind.PER_CAPITA:
-        return
-    overlaps = selectors.overlapping_memberships(
-        kind=scheme.kind, period_start=period.start, period_end=period.end, limit=1
-    )
-    if not overlaps:
-        return
-    overlap = overlaps[0]
-    patient = Patient.objects.get(pk=overlap.patient_id)
-    institution = Institution.objects.get(pk=overlap.institution_id)
-    raise SettlementError(
-        _(
-            "Resident %(resident)s has two family-doctor contracts with %(institution)s that "
-            "overlap in %(period)s; end one of them and run the settlement again."
-        )
-        % {
-            "resident": patient.masked_resident_id,
-            "institution": institution.code,
-            "period": period,
-        }
-    )
-
-
 @transaction.atomic
 def begin_settlement_run(*, run_id: int) -> SettlementRun:
     """Start a pending run: copy the scheme's parameters, check the inputs and list the
@@ -193,7 +163,6 @@ def _begin(
             _("No quality-indicator provider is registered; a final settlement needs one.")
         )
     _without_jit()
-    _check_no_overlapping_memberships(scheme, period)
     members = selectors.membership_figures(
         kind=scheme.kind, period_start=period.start, period_end=period.end
     )

@@ -791,6 +791,58 @@ def test_shortening_a_recorded_enrolment_makes_room_for_the_next_in_the_same_fil
     ) == [(dt.date(2024, 1, 1), dt.date(2024, 6, 30)), (dt.date(2024, 7, 1), None)]
 
 
+def test_a_contract_overlapping_another_row_or_a_recorded_one_is_a_bad_row(
+    tmp_path: Path, institution: Institution
+) -> None:
+    """One family-doctor contract at a time, at any institution (migration 0004)."""
+    InstitutionFactory(code="HP001", district=district("120101"))
+    moving = PatientFactory(home_institution=institution)
+    recorded = PatientFactory(home_institution=institution)
+    FamilyDoctorContract.objects.create(
+        patient=recorded, institution=institution, signed_on=dt.date(2024, 1, 1)
+    )
+    rows = [
+        contract_row(moving.resident_id, signed_on="2024-01-01", ended_on="2024-06-30"),
+        contract_row(moving.resident_id, institution_code="HP001", signed_on="2024-06-30"),
+        contract_row(recorded.resident_id, institution_code="HP001", signed_on="2025-03-01"),
+    ]
+
+    result = import_file(tmp_path, "contracts", CONTRACT_COLUMNS, rows)
+
+    assert result.err_lines == [
+        "row 3: signed_on: overlaps the contract in row 2",
+        "row 4: signed_on: overlaps the recorded contract from 2024-01-01 with no end date",
+    ]
+    assert FamilyDoctorContract.objects.count() == 1
+
+
+def test_ending_a_contract_and_signing_at_another_institution_in_one_file(
+    tmp_path: Path, institution: Institution
+) -> None:
+    """A move: the recorded contract is ended and the next one starts the day after."""
+    other = InstitutionFactory(code="HP001", district=district("120101"))
+    patient = PatientFactory(home_institution=institution)
+    FamilyDoctorContract.objects.create(
+        patient=patient, institution=institution, signed_on=dt.date(2024, 1, 1)
+    )
+    rows = [
+        contract_row(patient.resident_id, institution_code="HP001", signed_on="2025-07-01"),
+        contract_row(patient.resident_id, signed_on="2024-01-01", ended_on="2025-06-30"),
+    ]
+
+    result = import_file(tmp_path, "contracts", CONTRACT_COLUMNS, rows)
+
+    assert (result.code, result.err) == (0, "")
+    assert list(
+        FamilyDoctorContract.objects.order_by("signed_on").values_list(
+            "institution_id", "signed_on", "ended_on"
+        )
+    ) == [
+        (institution.pk, dt.date(2024, 1, 1), dt.date(2025, 6, 30)),
+        (other.pk, dt.date(2025, 7, 1), None),
+    ]
+
+
 def test_the_database_refusing_rows_writes_nothing_and_says_so_in_one_line(
     tmp_path: Path, institution: Institution, monkeypatch: pytest.MonkeyPatch
 ) -> None:

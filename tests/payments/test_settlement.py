@@ -217,28 +217,6 @@ def test_per_capita_scheme_counts_contracts(community, quality_provider):
     assert (line.retained, line.fund_payable) == (D("19.46"), D("55.46"))
 
 
-def test_overlapping_contracts_fail_the_run_and_name_the_resident(community):
-    a = community["a"]
-    patient = PatientFactory(home_institution=a)
-    FamilyDoctorContractFactory(
-        patient=patient, institution=a, signed_on=dt.date(2024, 1, 1), ended_on=dt.date(2024, 6, 30)
-    )
-    FamilyDoctorContractFactory(patient=patient, institution=a, signed_on=dt.date(2024, 6, 30))
-    scheme = SchemeFactory(
-        code="FD2024", kind=Scheme.Kind.PER_CAPITA, year=2024, categories="outpatient"
-    )
-
-    run = run_settlement(scheme=scheme, period="2024-Q2")
-
-    # The contracts share 30 June, in the second quarter.
-    assert run.status == Status.FAILED
-    assert patient.masked_resident_id in run.error
-    assert "NK001" in run.error
-    assert not SettlementLine.objects.exists()
-    # The third quarter has no shared day: it settles.
-    assert run_settlement(scheme=scheme, period="2024-Q3").status == Status.FINISHED
-
-
 def test_new_run_supersedes_the_earlier(community, quality_provider):
     quality_provider.counts["NK001"] = (2, 1, 0, 0)
     first = run_settlement(scheme=community["scheme"], period="2024")

@@ -7,7 +7,6 @@ The ``community`` fixture (tests/payments/conftest.py): leap year 2024, DM2024 a
 HX001 180.00.
 """
 
-import datetime as dt
 from decimal import Decimal
 
 import pytest
@@ -27,8 +26,7 @@ from payments.whatif import (
     project_from_ledger,
     project_from_run,
 )
-from tests.factories.cloud_management import FamilyDoctorContractFactory, StaffRoleFactory
-from tests.factories.payments import SchemeFactory
+from tests.factories.cloud_management import StaffRoleFactory
 
 pytestmark = pytest.mark.django_db
 D = Decimal
@@ -168,19 +166,6 @@ def test_parameters_refuse_bad_values():
         Parameters(RATE, (RetentionTier(D("80"), D("1.01")),))
     with pytest.raises(WhatIfError):
         Parameters(RATE, (RetentionTier(D("80"), D("0.5")), RetentionTier(D("80"), D("0.6"))))
-
-
-def test_overlapping_contracts_are_refused_for_a_ledger_projection(community):
-    patient = community["p"][0]
-    FamilyDoctorContractFactory(patient=patient, institution=community["a"])
-    # Signed again while the first contract still runs: the two overlap from 1 March on.
-    FamilyDoctorContractFactory(
-        patient=patient, institution=community["a"], signed_on=dt.date(2025, 3, 1)
-    )
-    scheme = SchemeFactory(code="FD2025", kind="per_capita", year=2025, diagnosis_prefixes="")
-
-    with pytest.raises(WhatIfError):
-        project_from_ledger(scheme=scheme, parameters=Parameters(RATE, TIERS))
 
 
 # --- The page ---------------------------------------------------------------------------------
