@@ -198,6 +198,12 @@ def test_admin_worklists(world, manager_a):
     assert response.status_code == 200
     assert response.context["institution"] == world["a"]
     assert response.context["chosen"] == "uncontrolled"
+    # One page of the list, each entry shown with its resident.
+    page = response.context["page"]
+    assert page.number == 1
+    assert [entry.patient.pk for entry in page.object_list] == [
+        entry.patient_id for entry in page.object_list
+    ]
 
 
 def test_transfer_and_end_in_the_admin(world, manager_a):
