@@ -25,7 +25,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -175,32 +175,36 @@ def book_home_service(
         raise BookingConflict(_("You already have a booking in this time slot.")) from exc
 
 
-# The booking's two reads are written in SQL and run through ``Model.objects.raw()``: compiling
-# the same queries with the ORM cost about 1 ms of CPU on every booking, a sixth of what a
-# booking may spend at 300 bookings/s on two cores (docs/benchmarks/booking.md). Both run on
-# PostgreSQL and SQLite.
+# The booking's statements are written in SQL (reads through ``Model.objects.raw()``): the
+# ORM spent about 1.2 ms of CPU compiling them on every booking, a fifth of what a booking may
+# cost in all at 300 bookings/s on two cores (docs/benchmarks/booking.md). They run on
+# PostgreSQL and SQLite alike.
 _SLOT_SQL = """
     SELECT slot.*, institution.code AS institution_code
     FROM cloud_services_serviceslot slot
     JOIN cloud_management_institution institution ON institution.id = slot.institution_id
-    WHERE slot.id = %s
+    WHERE slot.id = %(slot)s
 """
-# The active service with whether the slot offers it and whether the patient's first-visit
-# assessment for it at the slot's institution is on record.
+# The active service, whether the slot offers it, and whether the patient's first-visit
+# assessment for it at the institution is on record.
 _ITEM_SQL = """
     SELECT item.*,
         EXISTS (
             SELECT 1 FROM cloud_services_serviceslot_items offer
-            WHERE offer.serviceslot_id = %s AND offer.serviceitem_id = item.id
+            WHERE offer.serviceslot_id = %(slot)s AND offer.serviceitem_id = item.id
         ) AS is_offered,
         EXISTS (
             SELECT 1 FROM cloud_services_firstvisitassessment assessment
-            JOIN cloud_services_serviceslot slot ON slot.institution_id = assessment.institution_id
-            WHERE slot.id = %s AND assessment.patient_id = %s AND assessment.item_id = item.id
-                AND assessment.is_suitable
+            WHERE assessment.patient_id = %(patient)s
+                AND assessment.institution_id = %(institution)s
+                AND assessment.item_id = item.id AND assessment.is_suitable
         ) AS is_assessed
     FROM cloud_services_serviceitem item
-    WHERE item.code = %s AND item.is_active
+    WHERE item.code = %(item)s AND item.is_active
+"""
+_TAKE_PLACE_SQL = """
+    UPDATE cloud_services_serviceslot SET booked = booked + 1
+    WHERE id = %(slot)s AND booked < capacity
 """
 
 
@@ -215,7 +219,7 @@ def _book(
     phone: str,
     notes: str,
 ) -> Booking:
-    slot = next(iter(ServiceSlot.objects.raw(_SLOT_SQL, [slot_id])), None)
+    slot = next(iter(ServiceSlot.objects.raw(_SLOT_SQL, {"slot": slot_id})), None)
     if patient is None:
         patient = patient_of(user)
     elif slot is not None:
@@ -228,9 +232,13 @@ def _book(
             ["id", "code"],
             [slot.institution_id, getattr(slot, "institution_code")],  # noqa: B009
         )
-    item = next(
-        iter(ServiceItem.objects.raw(_ITEM_SQL, [slot_id, slot_id, patient.pk, item_code])), None
-    )
+    values = {
+        "slot": slot_id,
+        "patient": patient.pk,
+        "institution": None if slot is None else slot.institution_id,
+        "item": item_code,
+    }
+    item = next(iter(ServiceItem.objects.raw(_ITEM_SQL, values)), None)
     errors = _booking_errors(
         slot=slot,
         item=item,
@@ -243,9 +251,9 @@ def _book(
         raise ValidationError(errors)
     # The conditional UPDATE takes the place atomically: concurrent bookings queue on the row
     # and re-check ``booked < capacity`` against the committed value.
-    taken = ServiceSlot.objects.filter(pk=slot.pk, booked__lt=F("capacity")).update(
-        booked=F("booked") + 1
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(_TAKE_PLACE_SQL, {"slot": slot.pk})
+        taken = cursor.rowcount
     if taken != 1:
         if _holds_active_booking(patient=patient, slot_id=slot.pk):
             raise BookingConflict(_("You already have a booking in this time slot."))
