@@ -166,12 +166,15 @@ class LoadPhases(logging.Handler):
     def __init__(self) -> None:
         super().__init__(level=logging.DEBUG)
         self.seconds: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
         self.bulk = False
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.args and isinstance(record.args, tuple):
             self.bulk = bool(record.args[1])
-            last = record.args[-1]
+            cpu, last = record.args[-2], record.args[-1]
+            if isinstance(cpu, dict):
+                self.cpu = cpu
             if isinstance(last, dict):
                 self.seconds = last
 
@@ -224,6 +227,36 @@ def time_raw_copy(path: Path) -> float:
     return elapsed
 
 
+def time_ledger_copy() -> float:
+    """The database's own share of the load: the ledger's lines, as the load sends them
+    (checked, ids resolved), COPYed into an empty table of the ledger's shape (its columns,
+    defaults, identity primary key and check constraints; no other index)."""
+    from django.db import connection
+
+    from payments.import_kinds import _LINE_FIELDS
+
+    columns = ", ".join(_LINE_FIELDS)
+    buffer = io.BytesIO()
+    with connection.cursor() as cursor:
+        cursor.cursor.copy_expert(
+            f"COPY (SELECT {columns} FROM payments_claimline ORDER BY id) TO STDOUT", buffer
+        )
+        cursor.execute("DROP TABLE IF EXISTS bench_ledger_shape")
+        cursor.execute(
+            "CREATE TABLE bench_ledger_shape (LIKE payments_claimline INCLUDING DEFAULTS "
+            "INCLUDING IDENTITY INCLUDING CONSTRAINTS)"
+        )
+        cursor.execute("ALTER TABLE bench_ledger_shape ADD PRIMARY KEY (id)")
+    buffer.seek(0)
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.cursor.copy_expert(f"COPY bench_ledger_shape ({columns}) FROM STDIN", buffer)
+    elapsed = time.perf_counter() - started
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE bench_ledger_shape")
+    return elapsed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -269,14 +302,17 @@ def main() -> None:
     first, first_line = time_import(args.csv, first_statements)
     first_phases = capture.seconds
     first_load = (load_capture.seconds, load_capture.bulk)
+    first_cpu = load_capture.cpu
     count = ClaimLine.objects.count()
     again_statements: list[tuple[float, str]] = []
     again, again_line = time_import(args.csv, again_statements)
     again_phases = capture.seconds
     again_load = (load_capture.seconds, load_capture.bulk)
+    again_cpu = load_capture.cpu
     if not ClaimLine.objects.count() == count == args.rows:
         raise SystemExit(f"expected {args.rows} claim lines, found {count}")
     raw = time_raw_copy(args.csv)
+    ledger_copy = time_ledger_copy()
     with connection.cursor() as cursor:
         cursor.execute("SELECT version()")
         version = cursor.fetchone()[0].split(",")[0]
@@ -300,13 +336,19 @@ def main() -> None:
     print(f"             (registry and file generated in {generated:.1f} s)")
     print(f"import       {first:6.1f} s  {rows / first:9,.0f} rows/s  ({first_line})")
     print(f"             {phases(first_phases)}:")
-    print(f"             {load_phases(*first_load)}; statements of 0.2 s or more:")
+    print(f"             {load_phases(*first_load)};")
+    print(f"             this process's CPU in them: {phases(first_cpu)}; statements >= 0.2 s:")
     slow(first_statements)
     print(f"re-import    {again:6.1f} s  {rows / again:9,.0f} rows/s  ({again_line})")
     print(f"             {phases(again_phases)}:")
-    print(f"             {load_phases(*again_load)}; statements of 0.2 s or more:")
+    print(f"             {load_phases(*again_load)};")
+    print(f"             this process's CPU in them: {phases(again_cpu)}; statements >= 0.2 s:")
     slow(again_statements)
     print(f"raw COPY     {raw:6.1f} s  {rows / raw:9,.0f} rows/s  (bare table, no keys or indexes)")
+    print(
+        f"ledger COPY  {ledger_copy:6.1f} s  {rows / ledger_copy:9,.0f} rows/s  (the checked lines "
+        "into the ledger's shape: primary key and checks, no other index)"
+    )
     print(
         f"ratio        import {raw / first:.0%} of the raw COPY rate, re-import {raw / again:.0%}"
     )

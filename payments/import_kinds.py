@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import codecs
 import csv
+import datetime as dt
 import io
 import logging
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from decimal import Decimal
+from itertools import chain, islice, repeat
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, ClassVar
 
-from django.db import models
+from django.db import IntegrityError, models, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -29,9 +33,9 @@ from cloud_management.imports.errors import ImportFileError
 from cloud_management.imports.reader import check_header
 from cloud_management.imports.registry import ImportKind, Record, columns_of
 from cloud_management.imports.registry_kinds import institution_ids, max_length, patient_ids
-from cloud_management.imports.rows import Row
+from cloud_management.imports.rows import Row, is_valid_resident_id
 from cloud_management.imports.writers import db_column
-from cloud_management.models import Institution, Patient
+from cloud_management.models import Patient
 from payments.formulas import DEFAULT_RETENTION_TIERS
 from payments.models import ClaimLine, QualityTier, Scheme
 from payments.models.schemes import LIST_SEPARATOR, split_list
@@ -359,122 +363,319 @@ def _chunks(values: Sequence[str], size: int = 900) -> list[Sequence[str]]:
     return [values[start : start + size] for start in range(0, len(values), size)]
 
 
-# --- The claims file loaded in the database (PostgreSQL) -------------------------------------
+# --- The claims file loaded by COPY (PostgreSQL) ---------------------------------------------
 
-# GB 11643 weights of the first 17 digits; the check character is (12 - Σ mod 11) mod 11, "X"
-# for 10 (the same rule as cloud_management.imports.rows.is_valid_resident_id).
-_RESIDENT_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_RESIDENT_ID_CHECK = (
-    "(12 - ("
-    + " + ".join(
-        f"substr(r.resident_id, {i}, 1)::int * {w}" for i, w in enumerate(_RESIDENT_ID_WEIGHTS, 1)
-    )
-    # %% is a literal % in a statement with parameters.
-    + ") %% 11) %% 11"
+# Lines per COPY statement: the database reports a line it refuses (a claim ID already in the
+# ledger) when the statement ends, so a direct load that cannot be one stops within this many
+# lines; and Python never runs far ahead of the database.
+_COPY_LINES = 100_000
+_FIRST_COPY_LINES = 1_000
+# Characters the driver asks for at a time (psycopg2's copy_expert ``size``).
+_COPY_BLOCK = 1 << 16
+# The ledger's columns a load sends, in this order; created_at and updated_at are the
+# database's default (the statement's time) on a direct load.
+_LINE_FIELDS = (
+    "claim_id",
+    "patient_id",
+    "institution_id",
+    "service_date",
+    "category",
+    "diagnosis_code",
+    "total_amount",
+    "fund_paid",
+    "source",
+    "source_ref",
 )
-# Columns with few distinct values (residents, days, diagnoses) are checked once per value, into
-# small tables of their own (analysed, so the planner hashes them and streams the file past);
-# the rest is checked per line (a code is printable ASCII without spaces: one byte a character,
-# each from ! to ~). A CASE runs a cast only after the text has the cast's shape; a cell of
-# that shape the cast still refuses (2025-02-30) raises, which undoes the load. Every check is
-# a column (``ok``), not a condition that drops the line: the planner cannot estimate how many
-# lines pass such conditions (it guesses a handful, then hashes the million-line side).
-_CHECK_VALUES = (
-    """
-CREATE TEMPORARY TABLE import_claims_residents ON COMMIT DROP AS
-SELECT x.resident_id, p.id,
-       CASE WHEN x.check_value IS NULL THEN false
-            ELSE substr(x.resident_id, 18, 1)
-                     = CASE x.check_value WHEN 10 THEN 'X' ELSE x.check_value::text END
-                 AND substr(x.resident_id, 7, 4)::int >= 1880
-                 AND to_date(substr(x.resident_id, 7, 8), 'YYYYMMDD') IS NOT NULL
-            END AS ok
--- OFFSET 0: the check character is computed once, not once for each time it is named.
-FROM (SELECT r.resident_id,
-             CASE WHEN r.resident_id ~ '^[0-9]{{17}}[0-9X]$' THEN {check} END AS check_value
-      FROM (SELECT DISTINCT resident_id FROM import_claims_file) r OFFSET 0) x
-JOIN {patients} p ON p.resident_id = x.resident_id
-""",
-    """
-CREATE TEMPORARY TABLE import_claims_days ON COMMIT DROP AS
-SELECT d.service_date,
-       CASE WHEN d.service_date ~ '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}$'
-            THEN d.service_date::date END AS day
-FROM (SELECT DISTINCT service_date FROM import_claims_file) d
-""",
-    """
-CREATE TEMPORARY TABLE import_claims_diagnoses ON COMMIT DROP AS
-SELECT g.diagnosis_code, g.diagnosis_code ~ '^[A-Z][0-9]{{2}}(\\.[0-9A-Za-z]{{1,7}})?$' AS ok
-FROM (SELECT DISTINCT diagnosis_code FROM import_claims_file) g
-""",
-)
-# The amounts' own checks (at most two places, below 10^10, fund_paid ≤ total_amount) come
-# after, in _COUNT_CHECKED, on the parsed values (parsed once a line).
-_CHECK_CLAIMS = """
-CREATE TEMPORARY TABLE import_claims_checked ON COMMIT DROP AS
-SELECT s.claim_id, r.id AS patient_id, i.id AS institution_id, d.day, s.category,
-       s.diagnosis_code,
-       r.ok AND g.ok AND d.day IS NOT NULL
-           AND s.category = ANY(%(categories)s)
-           AND octet_length(s.claim_id) = char_length(s.claim_id)
-           AND char_length(s.claim_id) <= %(claim_id_length)s
-           AND s.claim_id !~ '[^!-~]' AS ok,
-       CASE WHEN s.total_amount ~ '^[0-9]+(\\.[0-9]+)?$'
-            THEN s.total_amount::numeric END AS total,
-       CASE WHEN s.fund_paid ~ '^[0-9]+(\\.[0-9]+)?$'
-            THEN s.fund_paid::numeric END AS fund,
-       CASE WHEN position(':' IN s.claim_id) > 1
-                 AND split_part(s.claim_id, ':', 1) = ANY(%(sources)s)
-                 AND position(':' IN s.claim_id) < char_length(s.claim_id)
-            THEN split_part(s.claim_id, ':', 1) ELSE %(insurance)s END AS source,
-       CASE WHEN position(':' IN s.claim_id) > 1
-                 AND split_part(s.claim_id, ':', 1) = ANY(%(sources)s)
-                 AND position(':' IN s.claim_id) < char_length(s.claim_id)
-            THEN substr(s.claim_id, position(':' IN s.claim_id) + 1)
-            ELSE s.claim_id END AS source_ref,
-       c.id AS existing_id
-FROM import_claims_file s
-JOIN import_claims_residents r ON r.resident_id = s.resident_id
-JOIN {institutions} i ON i.code = s.institution_code
-JOIN import_claims_days d ON d.service_date = s.service_date
-JOIN import_claims_diagnoses g ON g.diagnosis_code = s.diagnosis_code
-LEFT JOIN {table} c ON c.claim_id = s.claim_id
-"""
-_COUNT_CHECKED = """
-SELECT count(*) FILTER (WHERE ok AND total < %(max_amount)s AND fund <= total
-                        AND total = round(total, 2) AND fund = round(fund, 2))
-FROM import_claims_checked
-"""
 
 
-def _copy_bytes(connection: BaseDatabaseWrapper, statement: str, data: bytes) -> int:
-    """COPY on the driver's cursor; its errors (a line COPY cannot read, such as a blank one)
-    come out as Django's DatabaseError, which sends the file the row-by-row way."""
+class _BadCell(Exception):
+    pass
+
+
+class _ClaimLineChecker:
+    """The checks of :meth:`ClaimKind.parse_row`, for a file whose every row passes them as it
+    stands, turning the rows into the ledger's COPY text, a block of rows at a time.
+
+    Each distinct resident ID, institution code, date, diagnosis code and amount is checked
+    once (a file repeats them), and a block's cells are checked a column at a time, by
+    built-in functions mapped over the column rather than Python statements per row. A cell
+    the row-by-row path would normalise or refuse (blanks around it, anything the checks
+    refuse) ends the load: the row-by-row path then decides and names the bad rows. The values
+    written are those parse_row gives (amounts as their Decimal, dates in ISO form, the
+    registry's ids).
+    """
+
+    def __init__(
+        self,
+        kind: ClaimKind,
+        header: Sequence[str],
+        patients: dict[str, int],
+        institutions: dict[str, int],
+    ) -> None:
+        self.width = len(header)
+        # The file's columns in the order of ClaimKind.columns, whatever the header's order.
+        self.pick = itemgetter(*[header.index(c.name) for c in kind.columns])
+        self.patients = patients
+        self.institutions = {code: str(pk) for code, pk in institutions.items()}
+        self.categories = frozenset(ClaimLine.Category.values)
+        self.sources = frozenset(ClaimLine.Source.values)
+        self.insurance = ClaimLine.Source.INSURANCE.value
+        self.claim_id_length = max_length(ClaimLine, "claim_id")
+        self.diagnosis_length = max_length(ClaimLine, "diagnosis_code")
+        max_digits, places = _decimal_field(ClaimLine, "total_amount")
+        self.places, self.whole_digits = places, max_digits - places
+        # A column of amounts in the form Row.decimal accepts and PostgreSQL reads as the
+        # same value (ASCII digits, no leading zero), one a line: checked in one match, far
+        # faster than a look-up per cell.
+        self.plain_amounts = re.compile(
+            rf"(?:(?:0|[1-9][0-9]{{0,{self.whole_digits - 1}}})(?:\.[0-9]{{1,{places}}})?\n)*"
+        )
+        # The claim IDs of the last block.
+        self.claim_ids: Sequence[str] = ()
+        # Per distinct cell that passes: what is written.
+        self.residents: dict[str, str] = {}
+        self.days: dict[str, str] = {}
+        self.diagnoses: dict[str, str] = {}
+        self.amounts: dict[str, str] = {}
+        self.clean = True
+
+    def _patient(self, cell: str) -> str:
+        # Row.resident_id: the cell upper-cased, then GB 11643; the registry holds it so.
+        number = cell.upper()
+        patient_id = self.patients.get(number) if is_valid_resident_id(number) else None
+        return "" if patient_id is None else str(patient_id)
+
+    @staticmethod
+    def _day(cell: str) -> str:
+        # Row.date: exactly YYYY-MM-DD, a date that exists.
+        if len(cell) == 10 and cell[4] == "-" and cell[7] == "-" and cell.isascii():
+            try:
+                return dt.date.fromisoformat(cell).isoformat()
+            except ValueError:
+                return ""
+        return ""
+
+    def _diagnosis(self, cell: str) -> str:
+        # Row.text (required, max_length) and the ICD-10 shape.
+        good = 0 < len(cell) <= self.diagnosis_length and _ICD10.fullmatch(cell)
+        return cell if good else ""
+
+    def _amount(self, cell: str) -> str:
+        # Row.decimal: no sign, at most `places` places and `whole_digits` digits before the
+        # point once the zeros that do not count are dropped; written as its Decimal.
+        match = _UNSIGNED_DECIMAL.fullmatch(cell)
+        if match is None:
+            return ""
+        whole, fraction = match.group(1).lstrip("0"), (match.group(2) or "").rstrip("0")
+        if len(fraction) > self.places or len(whole) > self.whole_digits:
+            return ""
+        return str(Decimal(f"{whole or '0'}.{fraction or '0'}"))
+
+    @staticmethod
+    def _checked(
+        cache: dict[str, str], check: Callable[[str], str], cells: Sequence[str]
+    ) -> list[str]:
+        """What each cell is written as, checking the cells not seen before (the cache
+        holds only cells that pass); raises _BadCell when one does not pass."""
+        try:
+            return list(map(cache.__getitem__, cells))
+        except KeyError:
+            for cell in set(cells).difference(cache):
+                written = check(cell)
+                if not written:
+                    raise _BadCell from None
+                cache[cell] = written
+            return list(map(cache.__getitem__, cells))
+
+    def block(self, rows: list[list[str]]) -> str | None:
+        """The COPY text of ``rows``; None when a row does not pass.
+
+        ``0 <= fund_paid <= total_amount`` is left to the ledger's check constraint, which
+        refuses the COPY (and the row-by-row path then names the row)."""
+        if not rows:
+            return ""
+        if len(set(map(len, rows))) != 1 or len(rows[0]) != self.width:
+            # A blank line is no record (reader.read_table); any other odd row is bad.
+            rows = [row for row in rows if any(cell.strip() for cell in row)]
+            if not rows:
+                return ""
+            if len(set(map(len, rows))) != 1 or len(rows[0]) != self.width:
+                return None
+        claim_ids, residents, codes, days, categories, diagnoses, totals, funds = self.pick(
+            list(zip(*rows, strict=True))
+        )
+        self.claim_ids = claim_ids
+        # Row.code: printable ASCII without spaces, 1 to claim_id_length characters.
+        joined = "".join(claim_ids)
+        if (
+            not (joined.isascii() and joined.isprintable())
+            or " " in joined
+            or min(map(len, claim_ids)) == 0
+            or max(map(len, claim_ids)) > self.claim_id_length
+            or not self.categories.issuperset(categories)
+        ):
+            return None
+        try:
+            institution_ids = list(map(self.institutions.__getitem__, codes))
+            patient_ids = self._checked(self.residents, self._patient, residents)
+            iso_days = self._checked(self.days, self._day, days)
+            diagnosis_codes = self._checked(self.diagnoses, self._diagnosis, diagnoses)
+            if self.plain_amounts.fullmatch("\n".join(totals) + "\n" + "\n".join(funds) + "\n"):
+                # Already as PostgreSQL reads the Decimal parse_row gives (ASCII digits, no
+                # leading zero, at most two places): written as they are.
+                total_amounts, fund_amounts = list(totals), list(funds)
+            else:
+                total_amounts = self._checked(self.amounts, self._amount, totals)
+                fund_amounts = self._checked(self.amounts, self._amount, funds)
+        except (KeyError, _BadCell):
+            return None
+        sources: Iterable[str]
+        source_refs: Sequence[str]
+        if ":" in joined:
+            sources, source_refs = zip(
+                *[source_of_claim_id(claim_id, self.sources) for claim_id in claim_ids],
+                strict=True,
+            )
+        else:
+            sources, source_refs = repeat(self.insurance), claim_ids
+        if "\\" in joined:  # COPY text escapes a backslash
+            claim_ids = tuple(c.replace("\\", "\\\\") for c in claim_ids)
+            source_refs = tuple(r.replace("\\", "\\\\") for r in source_refs)
+        lines = zip(
+            claim_ids,
+            patient_ids,
+            institution_ids,
+            iso_days,
+            categories,
+            diagnosis_codes,
+            total_amounts,
+            fund_amounts,
+            sources,
+            source_refs,
+            strict=False,  # sources may be repeat(insurance), endless
+        )
+        return "\n".join(map("\t".join, lines)) + "\n"
+
+    def copy_text(self, blocks: Iterable[list[list[str]]]) -> Iterator[tuple[str, int]]:
+        """The COPY text of each block of rows (:func:`_file_blocks`), with its number of
+        lines; stops at the first block with a row that does not pass, with ``clean``
+        False."""
+        self.clean = True
+        try:
+            for rows in blocks:
+                text = self.block(rows)
+                if text is None:
+                    break
+                if text:  # an empty read ends the COPY
+                    yield text, text.count("\n")
+            else:
+                return
+        except csv.Error:
+            pass
+        self.clean = False
+
+
+# Row.decimal's shape without the sign (a sign is an error there).
+_UNSIGNED_DECIMAL = re.compile(r"(\d+)(?:\.(\d+))?")
+# Rows checked and sent at a time.
+_BLOCK_ROWS = 1_000
+
+
+def _file_blocks(text: str, chunk: int = 1 << 20) -> Iterator[list[list[str]]]:
+    """The data rows' cells, :data:`_BLOCK_ROWS` rows a block, as the row-by-row path's
+    reader gets them before it strips them (``csv.reader``). A file without quotes or
+    carriage returns is split directly, a megabyte at a time, which gives the same cells."""
+    if '"' in text or "\r" in text:
+        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+        next(reader, None)
+        while rows := list(islice(reader, _BLOCK_ROWS)):
+            yield rows
+        return
+    # The header is the first line.
+    start, end = text.find("\n") + 1, len(text)
+    while 0 < start <= end:
+        stop = text.find("\n", start + chunk)
+        if stop == -1:
+            stop = end
+        rows = [line.split(",") for line in text[start:stop].split("\n")]
+        for first in range(0, len(rows), _BLOCK_ROWS):
+            yield rows[first : first + _BLOCK_ROWS]
+        start = stop + 1
+
+
+class _Blocks:
+    """COPY text read as a file (psycopg2's ``copy_expert``): each read checks the next
+    block of rows, so Python checks a block while the database stores the one before.
+    ``lines`` counts the lines read."""
+
+    def __init__(self, blocks: Iterator[tuple[str, int]], limit: int) -> None:
+        self.blocks = blocks
+        self.limit = limit
+        self.lines = 0
+
+    def read(self, size: int = 0) -> str:
+        if self.lines >= self.limit:
+            return ""
+        text, lines = next(self.blocks, ("", 0))
+        self.lines += lines
+        return text
+
+
+def _copy_lines(connection: BaseDatabaseWrapper, statement: str, blocks: _Blocks) -> int:
+    """One COPY of ``blocks``; the database's refusal comes out as Django's DatabaseError."""
     with connection.wrap_database_errors, connection.cursor() as cursor:
         raw = cursor.cursor
         if hasattr(raw, "copy_expert"):  # psycopg2
-            raw.copy_expert(statement, io.BytesIO(data))
+            raw.copy_expert(statement, blocks, size=_COPY_BLOCK)
         else:  # psycopg 3
             with raw.copy(statement) as copy:
-                copy.write(data)
+                for block in iter(blocks.read, ""):
+                    copy.write(block)
         return int(raw.rowcount)
+
+
+def _copy_checked(
+    connection: BaseDatabaseWrapper,
+    statement: str,
+    checker: _ClaimLineChecker,
+    blocks: Iterator[tuple[str, int]],
+) -> int | None:
+    """The checked blocks (:meth:`_ClaimLineChecker.copy_text`) COPYed by ``statement``,
+    about :data:`_COPY_LINES` lines a statement; how many lines were stored, or None when a
+    row does not pass (the caller then undoes the lines stored so far)."""
+    stored = 0
+    # The first statement is short: a re-imported file is refused after a few lines.
+    limit = _FIRST_COPY_LINES
+    while True:
+        chunk = _Blocks(blocks, limit)
+        stored += _copy_lines(connection, statement, chunk)
+        if not checker.clean:
+            return None
+        if chunk.lines < limit:
+            return stored
+        limit = _COPY_LINES
 
 
 def load_clean_claims_file(
     kind: ClaimKind, path: str | Path, connection: BaseDatabaseWrapper
 ) -> int | None:
-    """The whole ``claims`` file COPYed into a temporary table, checked by one set-based
-    statement into a second (typed) one, then written by one ``UPDATE ... FROM`` of the lines
-    already in the ledger and one plain ``INSERT ... SELECT`` of the new ones
-    (:func:`_write_checked`): every check of :meth:`ClaimKind.parse_row` is a condition of the
-    check, strict enough that a row it lets through is one the row-by-row path accepts with
-    the same values. When fewer rows are written than
-    the file holds, or the database refuses a cell (a date that does not exist), the caller
-    undoes it all and the row-by-row path reports the bad rows.
+    """The whole ``claims`` file checked in Python as it is COPYed (:class:`_ClaimLineChecker`:
+    the checks of :meth:`ClaimKind.parse_row`, per distinct value), so that the database stores
+    lines while Python checks the next ones.
 
-    Declines (None) without touching the database when the file's shape is not a plain one:
-    a header the contract does not allow, bytes that are not UTF-8, or what PostgreSQL's CSV
-    reader would take differently from Python's (an end-of-data marker ``\\.``, NUL bytes).
+    A bulk load (writers' rule: many lines, a quarter of the ledger or more; the ledger is
+    then locked) drops the ledger's secondary indexes and constraints but the unique claim ID
+    and COPYs the lines straight into it, then rebuilds them, which checks the foreign keys
+    and ``(source, source_ref)`` for the whole ledger at once. When a claim ID is already
+    recorded (a re-import), and for smaller loads, the lines go to a temporary table and are
+    written by one ``UPDATE ... FROM`` of the recorded lines and one ``INSERT ... SELECT`` of
+    the new ones.
+
+    Returns None, and the caller undoes what was done and takes the row-by-row path that
+    names every bad row, when a row does not pass as it stands, when fewer lines are written
+    than the file has (a claim ID twice), or (raised) when the database refuses a line. Declines
+    without touching the database when the file's shape is not a plain one: a header the
+    contract does not allow, bytes that are not UTF-8, NUL bytes.
     """
     phases = _Phases()
     try:
@@ -483,143 +684,229 @@ def load_clean_claims_file(
         return None
     if data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8) :]
-    if b"\0" in data or data.startswith(b"\\.") or b"\n\\." in data or b"\r\\." in data:
+    if b"\0" in data:
         return None
-    first_line = data.split(b"\n", 1)[0]
     try:
-        header = [name.strip() for name in next(csv.reader([first_line.decode("utf-8")]))]
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    del data
+    first_line = text.split("\n", 1)[0]
+    try:
+        header = [name.strip() for name in next(csv.reader([first_line]))]
         check_header(header, kind.columns, filename=str(path), kind=kind.name)
-    except (UnicodeDecodeError, csv.Error, StopIteration, ImportFileError):
+    except (csv.Error, StopIteration, ImportFileError):
         return None
     if sorted(header) != sorted(c.name for c in kind.columns):
         return None
+    # At most the number of data rows (a blank line or a quoted line break counts too).
+    estimate = text.count("\n")
     phases.lap("read")
     quote = connection.ops.quote_name
     table = ClaimLine._meta.db_table
-    patients, institutions = Patient._meta.db_table, Institution._meta.db_table
     with connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE TEMPORARY TABLE import_claims_file ("
-            + ", ".join(f"{quote(c.name)} text" for c in kind.columns)
-            + ") ON COMMIT DROP"
-        )
-        staged = _copy_bytes(
-            connection,
-            "COPY import_claims_file ({}) FROM STDIN WITH (FORMAT csv, HEADER true)".format(
-                ", ".join(quote(name) for name in header)
-            ),
-            data,
-        )
-        del data
-        if staged == 0:
-            return None
-        phases.lap("copy")
-        # The planner's row counts and distinct values for the joins below; hash joins are
-        # right for a whole file, never nested loops over it.
-        cursor.execute("ANALYZE import_claims_file")
-        cursor.execute("SELECT set_config('enable_nestloop', 'off', true)")
-        # Compiling the checks (JIT) costs more than it saves on these simple expressions.
-        cursor.execute("SELECT set_config('jit', 'off', true)")
-        now = timezone.now()
-        max_digits, places = _decimal_field(ClaimLine, "total_amount")
-        check = _CHECK_CLAIMS.format(table=quote(table), institutions=quote(institutions))
-        params = {
-            "sources": sorted(ClaimLine.Source.values),
-            "insurance": ClaimLine.Source.INSURANCE.value,
-            "claim_id_length": max_length(ClaimLine, "claim_id"),
-            "categories": sorted(ClaimLine.Category.values),
-            # Row.decimal: at most max_digits - places digits before the point.
-            "max_amount": 10 ** (max_digits - places),
-        }
+        blocks: Iterable[list[list[str]]]
+        patients_table = quote(Patient._meta.db_table)
+        if estimate * 4 >= writers._estimated_rows(cursor, Patient._meta.db_table):
+            # A file naming a good share of the registry: the whole registry in one read.
+            cursor.execute(f"SELECT resident_id, id FROM {patients_table}")
+            blocks = ()
+        else:
+            # A small file: read whole, its residents looked up.
+            try:
+                blocks = list(_file_blocks(text))
+            except csv.Error:
+                return None
+            position = header.index("resident_id")
+            wanted = sorted(
+                {row[position].upper() for rows in blocks for row in rows if len(row) > position}
+            )
+            cursor.execute(
+                f"SELECT resident_id, id FROM {patients_table} WHERE resident_id = ANY(%s)",
+                [wanted],
+            )
+        checker = _ClaimLineChecker(kind, header, dict(cursor.fetchall()), institution_ids())
+        phases.lap("registry")
         # Sorts, hashes and index builds in memory, for this transaction only.
         cursor.execute("SELECT set_config('work_mem', %s, true)", [writers.BULK_LOAD_WORK_MEM])
         cursor.execute(
-            "SELECT set_config('maintenance_work_mem', %s, true)", [writers.BULK_LOAD_WORK_MEM]
+            "SELECT set_config('maintenance_work_mem', %s, true)", [_BULK_MAINTENANCE_WORK_MEM]
         )
-        phases.lap("stage")
-        # Decided (and the ledger locked) before the lines are matched with the ledger, so
-        # that no other transaction adds or removes a line in between.
-        bulk = kind.owns_transaction and _bulk_load_fits(connection, cursor, table, staged)
+        bulk = kind.owns_transaction and _bulk_load_fits(connection, cursor, table, estimate)
         phases.lap("lock")
-        # Run without parameters: the check's %% is a plain % there.
-        resident_check = _RESIDENT_ID_CHECK.replace("%%", "%")
-        for statement in _CHECK_VALUES:
-            cursor.execute(statement.format(patients=quote(patients), check=resident_check))
-        for name in ("residents", "days", "diagnoses"):
-            cursor.execute(f"ANALYZE import_claims_{name}")
-        cursor.execute(check, params)
-        cursor.execute(_COUNT_CHECKED, params)
-        checked = cursor.fetchone()[0]
-        phases.lap("check")
-        if checked != staged:
-            return None
-        if bulk:
-            # Checks queued earlier run now: CREATE INDEX refuses pending trigger events.
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            # Every secondary structure is rebuilt after the load, the unique claim_id too:
-            # the table is locked and the new lines are known new, so the rebuild is the check.
-            with writers._secondary_structures_deferred(cursor, table, []):
-                phases.lap("drop indexes")
-                written = _write_checked(kind, cursor, quote(table), now, ordered=False)
-                phases.lap("write")
-            phases.lap("rebuild indexes")
+
+        def file_blocks() -> Iterable[list[list[str]]]:
+            return blocks if isinstance(blocks, list) else _file_blocks(text)
+
+        if not bulk:
+            written = _write_staged(
+                kind, connection, cursor, checker, file_blocks(), phases, ordered=True
+            )
         else:
-            written = _write_checked(kind, cursor, quote(table), now, ordered=True)
-            phases.lap("write")
-        # Gone at COMMIT anyway, but a caller's transaction may import again before it.
-        cursor.execute(
-            "DROP TABLE import_claims_file, import_claims_residents, import_claims_days, "
-            "import_claims_diagnoses, import_claims_checked"
-        )
-    phases.log(staged, bulk)
-    return written if written == staged else None
+            try:
+                written = _bulk_load(kind, connection, cursor, checker, file_blocks, phases)
+            except _Declined:
+                return None
+    phases.log(written or 0, bulk)
+    return written or None
 
 
-def _write_checked(kind: ClaimKind, cursor: Any, table: str, now: Any, *, ordered: bool) -> int:
-    """The checked lines written: those already in the ledger by one ``UPDATE ... FROM`` (of
-    the fields a re-import changes), the new ones by one plain ``INSERT ... SELECT``. Returns
-    how many lines were written; a line written twice (its claim ID twice in the file) is
-    counted once, and a line another transaction removed meanwhile is not counted, so the
-    caller then undoes the load."""
-    values = {
-        "claim_id": "k.claim_id",
-        "patient_id": "k.patient_id",
-        "institution_id": "k.institution_id",
-        "service_date": "k.day",
-        "category": "k.category",
-        "diagnosis_code": "k.diagnosis_code",
-        "total_amount": "k.total",
-        "fund_paid": "k.fund",
-        "source": "k.source",
-        "source_ref": "k.source_ref",
-        "created_at": "%(now)s",
-        "updated_at": "%(now)s",
-    }
-    columns = [db_column(ClaimLine, name) for name in kind.fields]
-    params = {"now": now}
-    updated = 0
+class _Declined(Exception):
+    """A bulk load that cannot finish: raised inside the rebuild's block, so that the
+    ledger's indexes are not rebuilt only to be undone."""
+
+
+def _bulk_load(
+    kind: ClaimKind,
+    connection: BaseDatabaseWrapper,
+    cursor: Any,
+    checker: _ClaimLineChecker,
+    file_blocks: Callable[[], Iterable[list[list[str]]]],
+    phases: _Phases,
+) -> int:
+    """The lines COPYed straight into the locked ledger, every secondary index and
+    constraint (the unique claim ID too) dropped before and rebuilt after
+    (``writers._secondary_structures_deferred``): maintaining even the unique claim ID line
+    by line costs the COPY more than twice as much as rebuilding it.
+
+    The rebuild of the unique claim ID is the check that every line is new. The load and the
+    rebuild run in a savepoint: when a claim ID is already recorded or twice in the file
+    (a re-import), it is undone and the lines go the staged way (:func:`_write_staged`),
+    which updates the recorded lines. A file whose first block names a recorded line goes
+    the staged way at once. Raises :class:`_Declined` when a row does not pass or the lines
+    written fall short."""
+    quote = connection.ops.quote_name
+    table = ClaimLine._meta.db_table
+    columns = ", ".join(quote(db_column(ClaimLine, name)) for name in _LINE_FIELDS)
+    # Checks queued earlier run now: CREATE INDEX refuses pending trigger events.
+    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    blocks = checker.copy_text(file_blocks())
+    first = next(blocks, None)
+    if first is None:
+        raise _Declined
     cursor.execute(
-        "SELECT EXISTS (SELECT 1 FROM import_claims_checked WHERE existing_id IS NOT NULL)"
+        f"SELECT EXISTS (SELECT 1 FROM {quote(table)} "
+        f"WHERE {quote(db_column(ClaimLine, 'claim_id'))} = ANY(%s))",
+        [list(checker.claim_ids)],
     )
-    if cursor.fetchone()[0]:
-        assignments = ", ".join(
-            f"{db_column(ClaimLine, name)} = {values[name]}" for name in kind.update_fields
+    if not cursor.fetchone()[0]:
+        try:
+            # The rebuild (at the end of the block) inside the savepoint.
+            with (
+                transaction.atomic(using=connection.alias),
+                writers._secondary_structures_deferred(cursor, table, []),
+            ):
+                phases.lap("drop indexes")
+                written = _copy_checked(
+                    connection,
+                    f"COPY {quote(table)} ({columns}) FROM STDIN",
+                    checker,
+                    chain([first], blocks),
+                )
+                phases.lap("copy")
+                if not written:
+                    raise _Declined
+            phases.lap("rebuild indexes")
+            return written
+        except IntegrityError as exc:
+            if _refused_constraint(exc) != _CLAIM_ID_UNIQUE:
+                raise  # fund_paid over total_amount, say: the row-by-row path names the row
+            phases.lap("claim ID recorded")
+    # The unique claim ID goes too: the UPDATE and INSERT match the whole file by hashing
+    # anyway, and its rebuild refuses a new claim ID twice in the file.
+    with writers._secondary_structures_deferred(cursor, table, []):
+        phases.lap("drop indexes")
+        staged = _write_staged(
+            kind, connection, cursor, checker, file_blocks(), phases, ordered=False
         )
-        cursor.execute(
-            f"UPDATE {table} c SET {assignments} FROM import_claims_checked k "
-            "WHERE k.existing_id IS NOT NULL AND c.id = k.existing_id",
-            params,
-        )
-        updated = cursor.rowcount
-    # In claim_id order when the unique index is kept: it then grows at its right edge.
-    order = " ORDER BY k.claim_id" if ordered else ""
+        if not staged:
+            raise _Declined
+    phases.lap("rebuild indexes")
+    return staged
+
+
+# The name of ClaimLine's unique claim ID (an index of its own, see the model).
+_CLAIM_ID_UNIQUE = next(
+    c.name
+    for c in ClaimLine._meta.constraints
+    if isinstance(c, models.UniqueConstraint) and tuple(c.fields) == ("claim_id",)
+)
+
+
+def _refused_constraint(exc: IntegrityError) -> str | None:
+    """The constraint (or unique index) the database named in refusing a line."""
+    diag = getattr(exc.__cause__, "diag", None)
+    return getattr(diag, "constraint_name", None)
+
+
+# Index builds of a bulk load sort in memory (this transaction only).
+_BULK_MAINTENANCE_WORK_MEM = "512MB"
+
+
+def _write_staged(
+    kind: ClaimKind,
+    connection: BaseDatabaseWrapper,
+    cursor: Any,
+    checker: _ClaimLineChecker,
+    blocks: Iterable[list[list[str]]],
+    phases: _Phases,
+    *,
+    ordered: bool,
+) -> int | None:
+    """The checked lines COPYed into a temporary table, then the lines already in the ledger
+    written by one ``UPDATE ... FROM`` (the fields a re-import changes; source, source_ref and
+    created_at stay) and the new ones by one ``INSERT ... SELECT``, in claim ID order when
+    ``ordered`` (the unique index then grows at its right edge). How many lines were
+    written: a line whose claim ID is twice in the file is updated once, so the count falls
+    short and the caller undoes the load; two such new lines are refused by the unique claim
+    ID (or its rebuild)."""
+    quote = connection.ops.quote_name
+    table = quote(ClaimLine._meta.db_table)
+    columns = ", ".join(quote(db_column(ClaimLine, name)) for name in _LINE_FIELDS)
     cursor.execute(
-        f"INSERT INTO {table} ({', '.join(columns)}) "
-        f"SELECT {', '.join(values[name] for name in kind.fields)} "
-        f"FROM import_claims_checked k WHERE k.existing_id IS NULL{order}",
-        params,
+        f"CREATE TEMPORARY TABLE import_claims_lines AS SELECT {columns} FROM {table} WITH NO DATA"
     )
-    return updated + cursor.rowcount
+    staged = _copy_checked(
+        connection,
+        f"COPY import_claims_lines ({columns}) FROM STDIN",
+        checker,
+        checker.copy_text(blocks),
+    )
+    if not staged:
+        return None
+    cursor.execute("ANALYZE import_claims_lines")
+    phases.lap("stage")
+    now = timezone.now()
+    assignments = ", ".join(
+        f"{quote(db_column(ClaimLine, name))} = "
+        + ("%(now)s" if name == "updated_at" else f"k.{quote(db_column(ClaimLine, name))}")
+        for name in kind.update_fields
+    )
+    claim_id = quote(db_column(ClaimLine, "claim_id"))
+    cursor.execute(
+        f"UPDATE {table} c SET {assignments} FROM import_claims_lines k "
+        f"WHERE c.{claim_id} = k.{claim_id}",
+        {"now": now},
+    )
+    updated = cursor.rowcount
+    timestamps = ", ".join(
+        quote(db_column(ClaimLine, name)) for name in ("created_at", "updated_at")
+    )
+    # COLLATE "C": the byte order of the unique index (varchar_pattern_ops).
+    order = f' ORDER BY k.{claim_id} COLLATE "C"' if ordered else ""
+    cursor.execute(
+        f"INSERT INTO {table} ({columns}, {timestamps}) "
+        f"SELECT {', '.join(f'k.{c.strip()}' for c in columns.split(','))}, %(now)s, %(now)s "
+        f"FROM import_claims_lines k "
+        f"WHERE NOT EXISTS (SELECT 1 FROM {table} c WHERE c.{claim_id} = k.{claim_id})"
+        f"{order}",
+        {"now": now},
+    )
+    inserted = cursor.rowcount
+    # Gone at COMMIT anyway, but a caller's transaction may import again before it.
+    cursor.execute("DROP TABLE import_claims_lines")
+    phases.lap("write")
+    return staged if updated + inserted == staged else None
 
 
 class _Phases:
@@ -627,16 +914,24 @@ class _Phases:
 
     def __init__(self) -> None:
         self.started = self.last = time.perf_counter()
+        self.last_cpu = time.process_time()
         self.seconds: dict[str, float] = {}
+        # This process's CPU seconds of each phase (Python's share of a COPY).
+        self.cpu: dict[str, float] = {}
 
     def lap(self, name: str) -> None:
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.process_time()
         self.seconds[name] = self.seconds.get(name, 0.0) + now - self.last
-        self.last = now
+        self.cpu[name] = self.cpu.get(name, 0.0) + cpu - self.last_cpu
+        self.last, self.last_cpu = now, cpu
 
     def log(self, rows: int, bulk: bool) -> None:
         logger.debug(
-            "claims load of %d lines (bulk %s), seconds %s", rows, bulk, dict(self.seconds)
+            "claims load of %d lines (bulk %s), Python CPU seconds %s, seconds %s",
+            rows,
+            bulk,
+            {name: round(value, 2) for name, value in self.cpu.items()},
+            dict(self.seconds),
         )
 
 

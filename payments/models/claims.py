@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Now
 from django.utils.translation import gettext_lazy as _
 
 from cloud_management.models import Institution, Patient
@@ -30,16 +31,24 @@ class ClaimLine(models.Model):
         CLOUD_SERVICES = "cloud_services", _("cloud services")
         CLOUD_PHARMACY = "cloud_pharmacy", _("cloud pharmacy")
 
-    claim_id = models.CharField(_("claim ID"), max_length=100, unique=True)
+    # Unique by the constraint claimline_claim_id_unique (one index, see Meta).
+    claim_id = models.CharField(_("claim ID"), max_length=100)
     # related_name="+": cloud_management is a lower app and grows no reverse accessors.
+    # No index of their own: claimline_patient_date and claimline_inst_date lead with these
+    # columns and serve every lookup by resident or institution (and the PROTECT checks).
     patient = models.ForeignKey(
-        Patient, on_delete=models.PROTECT, related_name="+", verbose_name=_("resident")
+        Patient,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("resident"),
+        db_index=False,
     )
     institution = models.ForeignKey(
         Institution,
         on_delete=models.PROTECT,
         related_name="+",
         verbose_name=_("institution where the service was given"),
+        db_index=False,
     )
     service_date = models.DateField(_("service date"))
     category = models.CharField(_("category"), max_length=20, choices=Category.choices)
@@ -48,14 +57,24 @@ class ClaimLine(models.Model):
     fund_paid = models.DecimalField(_("paid by the fund (CNY)"), max_digits=12, decimal_places=2)
     source = models.CharField(_("source"), max_length=20, choices=Source.choices)
     source_ref = models.CharField(_("source reference"), max_length=100)
-    created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
-    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    # The database defaults serve the claims file's COPY (payments.import_kinds), which then
+    # sends no timestamp per line; the ORM always sends its own.
+    created_at = models.DateTimeField(_("recorded at"), auto_now_add=True, db_default=Now())
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_default=Now())
 
     class Meta:
         verbose_name = _("claim line")
         verbose_name_plural = _("claim lines")
         ordering = ["-service_date", "-id"]
         constraints = [
+            # One index for equality, ON CONFLICT and prefix searches (LIKE 'insurance:%'):
+            # unique=True on the field would add a second, varchar_pattern_ops, index on
+            # PostgreSQL, which every write and every bulk rebuild pays for.
+            models.UniqueConstraint(
+                fields=["claim_id"],
+                name="claimline_claim_id_unique",
+                opclasses=["varchar_pattern_ops"],
+            ),
             models.CheckConstraint(
                 condition=Q(fund_paid__gte=0) & Q(fund_paid__lte=F("total_amount")),
                 name="claimline_fund_paid_within_total",

@@ -4,6 +4,7 @@ rows."""
 
 import datetime as dt
 import io
+import logging
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from cloud_management.imports import writers
 from cloud_management.imports.registry import get_import_kind, register_import_kind
 from cloud_management.imports.service import import_records
 from cloud_management.models import Institution, Patient
+from payments import import_kinds
 from payments.import_kinds import ClaimKind, SchemeKind, source_of_claim_id
 from payments.models import ClaimLine, QualityTier, Scheme
 from payments.services.claims import post_claim_line
@@ -742,3 +744,162 @@ def test_a_claim_id_twice_in_a_file_is_reported_the_same_way_on_both_paths(
     assert (fast.written, "load" in fast.seconds) == (False, False)
     assert fast.error_lines() == portable.error_lines() != []
     assert claims_snapshot() == before
+
+
+# -- the load checked in Python (PostgreSQL) ----------------------------------------------------
+
+
+@pytest.mark.postgres
+def test_cells_the_python_checks_take_give_the_same_rows_as_the_row_by_row_path(
+    tmp_path: Path, world: dict
+) -> None:
+    """Files the load checks in Python and writes in one go (no row-by-row fallback), with
+    the values the row-by-row path writes: another column order, quoted cells, CRLF line
+    ends, a backslash, digits that are not ASCII, amounts with zeros that do not count."""
+    p1, p2, _p3 = world["patients"]
+    reordered = list(reversed(CLAIM_COLUMNS))
+    files = {
+        "reordered": (reordered, [claim_row(p1, "YB0001"), claim_row(p2, "YB0002")]),
+        "quoted": (CLAIM_COLUMNS, [claim_row(p1, "YB,3", diagnosis_code="I10")]),
+        "backslash": (CLAIM_COLUMNS, [claim_row(p1, "YB\\4"), claim_row(p2, "cloud_exams:\\5")]),
+        "digits": (
+            CLAIM_COLUMNS,
+            [claim_row(p1, "YB0006", total_amount="１２０", fund_paid="9.5")],
+        ),
+        "zeros": (CLAIM_COLUMNS, [claim_row(p2, "YB0007", total_amount="007.10", fund_paid="0")]),
+    }
+    results = {}
+    for write_path in ("fast", "portable"):
+        with transaction.atomic():
+            for name, (columns, rows) in files.items():
+                path = write_csv(tmp_path / f"{name}.csv", columns, rows)
+                outcome = import_records(kind="claims", path=path, write_path=write_path)
+                assert (outcome.written, outcome.bad_rows) == (True, ())
+                if write_path == "fast":
+                    assert list(outcome.seconds) == ["load"], name
+            crlf = tmp_path / "crlf.csv"
+            crlf.write_bytes(
+                write_csv(tmp_path / "c.csv", CLAIM_COLUMNS, [claim_row(p1, "YB0008")])
+                .read_bytes()
+                .replace(b"\n", b"\r\n")
+            )
+            outcome = import_records(kind="claims", path=crlf, write_path=write_path)
+            assert (outcome.written, outcome.imported) == (True, 1)
+            results[write_path] = claims_snapshot()
+            transaction.set_rollback(True)
+
+    assert results["fast"] == results["portable"]
+    by_id = {row[0]: row for row in results["fast"]}
+    assert by_id["YB\\4"][8:] == ("insurance", "YB\\4")
+    assert by_id["cloud_exams:\\5"][8:] == ("cloud_exams", "\\5")
+    assert by_id["YB0006"][6:8] == (D("120.00"), D("9.50"))
+    assert by_id["YB0007"][6:8] == (D("7.10"), D("0.00"))
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"fund_paid": "100.01"}, "row 4: fund_paid: must not be more than total_amount"),
+        ({"total_amount": "1.005"}, "row 4: total_amount: must have at most 2 decimal places"),
+        ({"service_date": "2025-02-29"}, "row 4: service_date: is not a valid date"),
+        ({"institution_code": "XX999"}, "row 4: institution_code: no institution has this code"),
+        ({"claim_id": "YB0001"}, "row 4: claim_id: duplicates row 2 (same claim_id)"),
+        ({"claim_id": "insurance:YB0001"}, "row 4: claim_id: names the same charge as row 2"),
+    ],
+    ids=["over_total", "places", "date", "institution", "repeated", "same_charge"],
+)
+def test_a_bad_row_after_good_blocks_is_reported_and_nothing_is_written(
+    tmp_path: Path, world: dict, monkeypatch: pytest.MonkeyPatch, overrides: dict, expected: str
+) -> None:
+    """The load checks and COPYs a block of rows at a time; a bad row in a later block (or
+    one the database refuses) still leaves nothing written and gets its row-by-row line."""
+    monkeypatch.setattr(import_kinds, "_BLOCK_ROWS", 1)
+    p1, p2, _p3 = world["patients"]
+    last = {**claim_row(p1, "YB0003"), **overrides}
+    rows = [claim_row(p1, "YB0001"), claim_row(p2, "YB0002"), last]
+    path = write_csv(tmp_path / "claims.csv", CLAIM_COLUMNS, rows)
+
+    outcome = import_records(kind="claims", path=path, write_path="fast")
+
+    assert (outcome.written, outcome.error_lines()) == (False, [expected])
+    assert ClaimLine.objects.count() == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_the_bulk_load_copies_new_lines_and_updates_recorded_ones_as_the_row_by_row_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bulk load COPYs new lines straight into the ledger; a file whose first block is new
+    but a later line is recorded is refused by the unique claim ID's rebuild and written the
+    staged way; bad rows and two IDs of one charge go the row-by-row way. Every time the
+    ledger keeps its indexes and constraints, and the rows are those of the portable path."""
+    nk = InstitutionFactory(code="NK001", district=district("120104"))
+    InstitutionFactory(code="HP001", district=district("120101"))
+    p1, p2, p3 = [PatientFactory(home_institution=nk) for _ in range(3)]
+    monkeypatch.setattr(writers, "BULK_LOAD_MIN_ROWS", 2)
+    monkeypatch.setattr(writers, "_estimated_rows", _exact_row_count)
+    monkeypatch.setattr(import_kinds, "_BLOCK_ROWS", 1)
+    monkeypatch.setattr(import_kinds, "_FIRST_COPY_LINES", 1)
+    caplog.set_level(logging.DEBUG, logger="payments.import_kinds")
+    new = write_csv(
+        tmp_path / "new.csv",
+        CLAIM_COLUMNS,
+        [claim_row(p, f"YB{n:04d}", fund_paid=f"{n}.5") for n, p in enumerate([p1, p2, p3] * 2)],
+    )
+    # Twice the ledger's size; its last line is recorded, the rest is new.
+    later_recorded = write_csv(
+        tmp_path / "later.csv",
+        CLAIM_COLUMNS,
+        [claim_row(p2, f"YB{n:04d}", category="exam") for n in [*range(10, 21), 5]],
+    )
+    bad = write_csv(
+        tmp_path / "bad.csv",
+        CLAIM_COLUMNS,
+        [claim_row(p1, f"YB{n:04d}") for n in range(30, 50)]
+        + [claim_row(p1, "YB0050", fund_paid="100.01"), claim_row(p1, "insurance:YB0030")],
+    )
+
+    def ledger_schema() -> list[tuple]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s
+                   UNION ALL SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
+                   WHERE conrelid = %s::regclass ORDER BY 1, 2""",
+                [ClaimLine._meta.db_table, ClaimLine._meta.db_table],
+            )
+            return cursor.fetchall()
+
+    def phases() -> str:
+        return " ".join(r.getMessage() for r in caplog.records if "claims load" in r.msg)
+
+    schema = ledger_schema()
+    try:
+        first = import_records(kind="claims", path=new, write_path="fast")
+        assert (first.imported, list(first.seconds)) == (6, ["load"])
+        assert "'copy'" in phases()
+        caplog.clear()
+        second = import_records(kind="claims", path=later_recorded, write_path="fast")
+        assert (second.imported, list(second.seconds)) == (12, ["load"])
+        assert "'claim ID recorded'" in phases()
+        third = import_records(kind="claims", path=bad, write_path="fast")
+        assert (third.written, third.error_lines()) == (
+            False,
+            [
+                "row 22: fund_paid: must not be more than total_amount",
+                "row 23: claim_id: names the same charge as row 2",
+            ],
+        )
+        assert ledger_schema() == schema
+        bulk = claims_snapshot()
+    finally:
+        ClaimLine.objects.all().delete()
+
+    for path in (new, later_recorded):
+        assert import_records(kind="claims", path=path, write_path="portable").written
+    assert bulk == claims_snapshot()
+    assert len(bulk) == 17
+    ClaimLine.objects.all().delete()
+    Patient.objects.all().delete()
+    Institution.objects.all().delete()
