@@ -3,6 +3,7 @@
 import datetime as dt
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
@@ -99,13 +100,15 @@ def test_booking_answers_201_requested_and_takes_a_place(patient_client, slot):
     assert ServiceSlot.objects.get(pk=slot.pk).booked == 1
 
 
-def test_a_booking_with_a_token_answers_as_the_booking_reads_back_in_seven_statements(
+def test_a_booking_with_a_token_answers_as_the_booking_reads_back_in_few_statements(
     patient, slot, django_assert_num_queries
 ):
     client = token_client(patient.user)
-    # The token with its user and patient; inside the transaction (here a savepoint and its
-    # release) the slot, the service, the place, the booking and its event.
-    with django_assert_num_queries(8):
+    # The token with its user and patient, the slot, the service; then, under a savepoint
+    # (the test's transaction is open), the place, the booking and its event: one statement on
+    # PostgreSQL, three on SQLite.
+    writes = 1 if connection.vendor == "postgresql" else 3
+    with django_assert_num_queries(3 + 2 + writes):
         response = client.post(BOOKINGS, payload(slot), format="json")
 
     assert response.status_code == 201
