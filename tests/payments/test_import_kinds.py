@@ -806,8 +806,9 @@ def test_cells_the_python_checks_take_give_the_same_rows_as_the_row_by_row_path(
         ({"institution_code": "XX999"}, "row 4: institution_code: no institution has this code"),
         ({"claim_id": "YB0001"}, "row 4: claim_id: duplicates row 2 (same claim_id)"),
         ({"claim_id": "insurance:YB0001"}, "row 4: claim_id: names the same charge as row 2"),
+        ({"total_amount": "1\n2"}, "row 4: total_amount: must be a number such as 7.5"),
     ],
-    ids=["over_total", "places", "date", "institution", "repeated", "same_charge"],
+    ids=["over_total", "places", "date", "institution", "repeated", "same_charge", "break"],
 )
 def test_a_bad_row_after_good_blocks_is_reported_and_nothing_is_written(
     tmp_path: Path, world: dict, monkeypatch: pytest.MonkeyPatch, overrides: dict, expected: str
@@ -841,7 +842,7 @@ def test_the_bulk_load_copies_new_lines_and_updates_recorded_ones_as_the_row_by_
     monkeypatch.setattr(writers, "BULK_LOAD_MIN_ROWS", 2)
     monkeypatch.setattr(writers, "_estimated_rows", _exact_row_count)
     monkeypatch.setattr(import_kinds, "_BLOCK_ROWS", 1)
-    monkeypatch.setattr(import_kinds, "_FIRST_COPY_LINES", 1)
+    monkeypatch.setattr(import_kinds, "_COPY_LINES", 2)
     caplog.set_level(logging.DEBUG, logger="payments.import_kinds")
     new = write_csv(
         tmp_path / "new.csv",
