@@ -660,12 +660,12 @@ def load_clean_claims_file(
     lines while Python checks the next ones.
 
     A bulk load (writers' rule: many lines, a quarter of the ledger or more; the ledger is
-    then locked) drops the ledger's secondary indexes and constraints but the unique claim ID
-    and COPYs the lines straight into it, then rebuilds them, which checks the foreign keys
-    and ``(source, source_ref)`` for the whole ledger at once. When a claim ID is already
-    recorded (a re-import), and for smaller loads, the lines go to a temporary table and are
-    written by one ``UPDATE ... FROM`` of the recorded lines and one ``INSERT ... SELECT`` of
-    the new ones.
+    then locked) COPYs the lines straight into the ledger with its secondary indexes and
+    constraints dropped, and rebuilds them after (:func:`_bulk_load`), which checks the unique
+    claim ID, ``(source, source_ref)`` and the foreign keys for the whole ledger at once. When
+    a claim ID is already recorded (a re-import), and for smaller loads, the lines go to a
+    temporary table and are written by one ``UPDATE ... FROM`` of the recorded lines and one
+    ``INSERT ... SELECT`` of the new ones (:func:`_write_staged`).
 
     Returns None, and the caller undoes what was done and takes the row-by-row path that
     names every bad row, when a row does not pass as it stands, when fewer lines are written
