@@ -177,37 +177,38 @@ def book_home_service(
         raise BookingConflict(_("You already have a booking in this time slot.")) from exc
 
 
-# The booking's statements are written in SQL (reads through ``Model.objects.raw()``): the
+# The booking's statements are written in SQL (the read through ``Model.objects.raw()``): the
 # ORM spent about 1.2 ms of CPU compiling them on every booking, a fifth of what a booking may
 # cost in all at 300 bookings/s on two cores (docs/benchmarks/booking.md). They run on
 # PostgreSQL and SQLite alike.
-_SLOT_SQL = """
-    SELECT slot.*, institution.code AS institution_code
-    FROM cloud_services_serviceslot slot
-    JOIN cloud_management_institution institution ON institution.id = slot.institution_id
-    WHERE slot.id = %(slot)s
-"""
-# The active service, whether the slot offers it, and whether the patient's first-visit
-# assessment for it at the institution is on record.
-_ITEM_SQL = """
-    SELECT item.*,
+#
+# The slot with its institution's code and, in the same row, the active service of that code
+# (NULL when there is none), whether the slot offers it, and whether the patient's first-visit
+# assessment for it at the institution is on record. The fee comes as text: SQLite hands extra
+# columns over unconverted.
+_SLOT_AND_ITEM_SQL = """
+    SELECT slot.*, institution.code AS institution_code,
+        item.id AS item_pk, CAST(item.fee AS TEXT) AS item_fee,
         EXISTS (
             SELECT 1 FROM cloud_services_serviceslot_items offer
-            WHERE offer.serviceslot_id = %(slot)s AND offer.serviceitem_id = item.id
+            WHERE offer.serviceslot_id = slot.id AND offer.serviceitem_id = item.id
         ) AS is_offered,
         EXISTS (
             SELECT 1 FROM cloud_services_firstvisitassessment assessment
             WHERE assessment.patient_id = %(patient)s
-                AND assessment.institution_id = %(institution)s
+                AND assessment.institution_id = slot.institution_id
                 AND assessment.item_id = item.id AND assessment.is_suitable
         ) AS is_assessed
-    FROM cloud_services_serviceitem item
-    WHERE item.code = %(item)s AND item.is_active
+    FROM cloud_services_serviceslot slot
+    JOIN cloud_management_institution institution ON institution.id = slot.institution_id
+    LEFT JOIN cloud_services_serviceitem item ON item.code = %(item)s AND item.is_active
+    WHERE slot.id = %(slot)s
 """
 _TAKE_PLACE_SQL = """
     UPDATE cloud_services_serviceslot SET booked = booked + 1
     WHERE id = %s AND booked < capacity
 """
+CENTS = Decimal("0.01")
 
 
 def _book(
@@ -220,32 +221,40 @@ def _book(
     phone: str,
     notes: str,
 ) -> Booking:
-    # The reads need no transaction: each statement reads committed rows (as it would inside
-    # one at READ COMMITTED), and the write below re-checks the places left.
-    slot = next(iter(ServiceSlot.objects.raw(_SLOT_SQL, {"slot": slot_id})), None)
+    booking_for_resident = patient is not None
     if patient is None:
         patient = patient_of(user)
-    elif slot is not None:
-        _require_manager(user, slot.institution_id)
-    if slot is not None:
-        # The institution as far as the booking's answer needs it (its other fields load when
-        # read, as for any deferred field).
+    # The read needs no transaction: each statement reads committed rows (as it would inside
+    # one at READ COMMITTED), and the write below re-checks the places left.
+    values = {"slot": slot_id, "item": item_code, "patient": patient.pk}
+    slot = next(iter(ServiceSlot.objects.raw(_SLOT_AND_ITEM_SQL, values)), None)
+    if slot is None:
+        item = ServiceItem.objects.filter(code=item_code, is_active=True).first()
+        is_offered = False
+    else:
+        if booking_for_resident:
+            _require_manager(user, slot.institution_id)
+        # The institution and the service as far as the booking needs them (their other fields
+        # load when read, as deferred fields do).
+        db = slot._state.db
         slot.institution = Institution.from_db(
-            slot._state.db,
+            db,
             ["id", "code"],
             [slot.institution_id, getattr(slot, "institution_code")],  # noqa: B009
         )
-    values = {
-        "slot": slot_id,
-        "patient": patient.pk,
-        "institution": None if slot is None else slot.institution_id,
-        "item": item_code,
-    }
-    item = next(iter(ServiceItem.objects.raw(_ITEM_SQL, values)), None)
+        item_pk, fee = getattr(slot, "item_pk"), getattr(slot, "item_fee")  # noqa: B009
+        item = (
+            None
+            if item_pk is None
+            else ServiceItem.from_db(
+                db, ["id", "code", "fee"], [item_pk, item_code, Decimal(fee).quantize(CENTS)]
+            )
+        )
+        is_offered = bool(getattr(slot, "is_offered"))  # noqa: B009
     errors = _booking_errors(
         slot=slot,
         item=item,
-        is_offered=bool(getattr(item, "is_offered", False)),
+        is_offered=is_offered,
         address=address,
         phone=phone,
         notes=notes,
@@ -260,7 +269,7 @@ def _book(
         phone=phone.strip(),
         notes=notes.strip(),
         fee=item.fee,
-        needs_assessment=not getattr(item, "is_assessed"),  # noqa: B009 (the query's extra column)
+        needs_assessment=not getattr(slot, "is_assessed"),  # noqa: B009 (the query's extra column)
         booked_by=user,
     )
     event = VisitEvent(booking=booking, status=Status.REQUESTED, at=timezone.now(), by=user)

@@ -104,11 +104,11 @@ def test_a_booking_with_a_token_answers_as_the_booking_reads_back_in_few_stateme
     patient, slot, django_assert_num_queries
 ):
     client = token_client(patient.user)
-    # The token with its user and patient, the slot, the service; then, under a savepoint
+    # The token with its user and patient; the slot with the service; then, under a savepoint
     # (the test's transaction is open), the place, the booking and its event: one statement on
     # PostgreSQL, three on SQLite.
     writes = 1 if connection.vendor == "postgresql" else 3
-    with django_assert_num_queries(3 + 2 + writes):
+    with django_assert_num_queries(2 + 2 + writes):
         response = client.post(BOOKINGS, payload(slot), format="json")
 
     assert response.status_code == 201

@@ -12,7 +12,13 @@ from django.db.models import F
 from cloud_exams.models import ExamOrder, ExamResult, Specimen
 from cloud_exams.services import enter_result, receive_specimen, verify_result
 from cloud_services import services
-from cloud_services.models import Booking, FirstVisitAssessment, ServiceSlot, VisitEvent
+from cloud_services.models import (
+    Booking,
+    FirstVisitAssessment,
+    ServiceItem,
+    ServiceSlot,
+    VisitEvent,
+)
 from payments.models import ClaimLine
 from tests.factories.cloud_management import PatientFactory, UserFactory
 from tests.factories.cloud_services import (
@@ -101,6 +107,23 @@ def test_a_patient_rebooking_a_full_slot_is_told_of_the_booking_held(patient, sl
         book(patient, slot, item=WOUND_CARE)
     assert not isinstance(caught.value, services.SlotFull)
     assert Booking.objects.filter(patient=patient).count() == 1
+
+
+def test_the_booking_keeps_the_services_fee_to_the_cent(patient, slot):
+    ServiceItem.objects.filter(code=BLOOD_DRAW).update(fee=Decimal("59.95"))
+    booking = book(patient, slot)
+    assert booking.fee == Decimal("59.95")
+    booking.refresh_from_db()
+    assert booking.fee == Decimal("59.95")
+
+
+def test_a_withdrawn_service_is_refused(patient, slot):
+    ServiceItem.objects.filter(code=BLOOD_DRAW).update(is_active=False)
+    with pytest.raises(ValidationError) as caught:
+        book(patient, slot)
+    assert set(caught.value.message_dict) == {"item"}
+    slot.refresh_from_db()
+    assert slot.booked == 0
 
 
 def test_a_slot_or_service_that_does_not_exist_names_the_field(patient, slot):
