@@ -208,7 +208,7 @@ _TAKE_PLACE_SQL = """
     UPDATE cloud_services_serviceslot SET booked = booked + 1
     WHERE id = %s AND booked < capacity
 """
-CENTS = Decimal("0.01")
+_CENTS = Decimal("0.01")
 
 
 def _book(
@@ -247,7 +247,7 @@ def _book(
             None
             if item_pk is None
             else ServiceItem.from_db(
-                db, ["id", "code", "fee"], [item_pk, item_code, Decimal(fee).quantize(CENTS)]
+                db, ["id", "code", "fee"], [item_pk, item_code, Decimal(fee).quantize(_CENTS)]
             )
         )
         is_offered = bool(getattr(slot, "is_offered"))  # noqa: B009
