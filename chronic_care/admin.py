@@ -173,6 +173,10 @@ class FollowUpAdmin(ScopedModelAdmin):
             chosen = Worklist(form.cleaned_data["worklist"] or Worklist.OVERDUE)
         if institution is None:
             institution = institutions.first()
+            # The choice shows the institution whose lists are shown.
+            form = WorklistChoiceForm(
+                initial={"institution": institution}, institutions=institutions
+            )
         context: dict[str, Any] = {
             **self.admin_site.each_context(request),
             "title": _("Worklists"),
