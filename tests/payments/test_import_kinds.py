@@ -904,3 +904,29 @@ def test_the_bulk_load_copies_new_lines_and_updates_recorded_ones_as_the_row_by_
     ClaimLine.objects.all().delete()
     Patient.objects.all().delete()
     Institution.objects.all().delete()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "amount",
+    ["-1", "+5", "1e2", ".5", "5.", " 5", "5 ", "1,000.00", "0.001", "99999999.99", "1" * 11, "٣"],
+)
+def test_odd_amounts_are_judged_alike_on_both_paths(
+    tmp_path: Path, world: dict, amount: str
+) -> None:
+    """Money: whatever the load's own checks accept or refuse, the row-by-row path does the
+    same, with the same values or the same error line."""
+    p1, p2, _p3 = world["patients"]
+    rows = [
+        claim_row(p1, "YB0001"),
+        claim_row(p2, "YB0002", total_amount=amount, fund_paid="0"),
+    ]
+    path = write_csv(tmp_path / "claims.csv", CLAIM_COLUMNS, rows)
+    seen = {}
+    for write_path in ("fast", "portable"):
+        with transaction.atomic():
+            outcome = import_records(kind="claims", path=path, write_path=write_path)
+            seen[write_path] = (outcome.written, outcome.error_lines(), claims_snapshot())
+            transaction.set_rollback(True)
+
+    assert seen["fast"] == seen["portable"]
