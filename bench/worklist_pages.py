@@ -7,7 +7,9 @@ query and the template; no network and no WSGI server. Each page is requested ``
 times untimed, then ``--requests`` times timed; the script prints the median, p95, maximum, the
 median time spent in the database (the sum of the queries' times as the client sees them) and
 in this process's CPU, the query count per request and the size of the page as a Markdown table
-(docs/benchmarks/quality.md), and the load average before and after each page.
+(docs/benchmarks/quality.md), and the load average before and after each page. Before the
+first page the script freezes the loaded application out of the garbage collector, as each
+gunicorn worker does (gunicorn.conf.py); ``--no-gc-freeze`` leaves it in.
 
 Pages:
 
@@ -34,6 +36,7 @@ bench/quality_indicators.py ``--seed``):
 from __future__ import annotations
 
 import argparse
+import gc
 import statistics
 import sys
 import time
@@ -78,6 +81,11 @@ def main() -> None:
     parser.add_argument("--port", default="5432")
     parser.add_argument("--user", default="postgres")
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument(
+        "--no-gc-freeze",
+        action="store_true",
+        help="leave the loaded application in the garbage collector (gunicorn.conf.py freezes it)",
+    )
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--dashboard-requests", type=int, default=10)
     parser.add_argument(
@@ -208,6 +216,10 @@ def main() -> None:
         "| queries | size | load before → after |"
     )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    if not args.no_gc_freeze:
+        # As each gunicorn worker does once the application is loaded (gunicorn.conf.py).
+        gc.collect()
+        gc.freeze()
     for label, user, url, requests in scenarios:
         client = Client()
         client.force_login(user)
