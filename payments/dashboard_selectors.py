@@ -43,7 +43,7 @@ from payments.formulas import (
 from payments.models import ClaimLine, QualityAssessment, Scheme, SettlementLine, SettlementRun
 
 # The spending figure's own SQL building blocks, so that the page joins exactly as it does.
-from payments.selectors import _column, _date_param, _population
+from payments.selectors import _column, _date_param, _in_list, _population, _prefix_filter
 
 Status = SettlementRun.Status
 
@@ -618,23 +618,15 @@ def _claim_ids(
     }
     date = f"c.{column['service_date']}"
     value = _date_param
-    prefixes = list(params_of_run["diagnosis_prefixes"])
-    prefix_sql = ""
-    prefix_params: list[object] = []
-    if prefixes:
-        prefix_sql = (
-            " AND ("
-            + " OR ".join(f"substr(c.{column['diagnosis_code']}, 1, %s) = %s" for _ in prefixes)
-            + ")"
-        )
-        for prefix in prefixes:
-            prefix_params += [len(prefix), prefix]
+    category_sql, category_params = _in_list(f"c.{column['category']}", categories)
+    prefix_sql, prefix_params = _prefix_filter(
+        f"c.{column['diagnosis_code']}", list(params_of_run["diagnosis_prefixes"])
+    )
     after_sql = ""
     after_params: list[object] = []
     if after is not None:
         after_sql = f" AND ({date} > %s OR ({date} = %s AND c.{column['id']} > %s))"
         after_params = [value(after.service_date), value(after.service_date), after.pk]
-    placeholders = ", ".join(["%s"] * len(categories))
     sql = (
         f"SELECT c.{column['id']} FROM {p.table} m"
         f" JOIN {claims} c ON c.{column['patient']} = m.{p.patient}"
@@ -642,7 +634,7 @@ def _claim_ids(
         f" AND m.{p.start} <= %s AND (m.{p.end} IS NULL OR m.{p.end} >= %s)"
         f" AND {date} >= %s AND {date} <= %s"
         f" AND {date} >= m.{p.start} AND (m.{p.end} IS NULL OR {date} <= m.{p.end})"
-        f" AND c.{column['category']} IN ({placeholders}){prefix_sql}{after_sql}"
+        f" AND {category_sql}{prefix_sql}{after_sql}"
         f" ORDER BY {date}, c.{column['id']} LIMIT %s"
     )
     params = [
@@ -651,7 +643,7 @@ def _claim_ids(
         value(low),
         value(low),
         value(high),
-        *categories,
+        *category_params,
         *prefix_params,
         *after_params,
         limit,

@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.db import connection, models
 from django.db.models import Exists, OuterRef, Q, QuerySet
@@ -67,14 +68,29 @@ def _date_param(day: dt.date) -> object:
     return day.isoformat() if _is_sqlite() else day
 
 
+def _in_list(column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+    """``column IN (%s, …)`` with one bound parameter per value, and the parameters."""
+    return f"{column} IN ({', '.join(['%s'] * len(values))})", list(values)
+
+
+def _prefix_filter(column: str, prefixes: Sequence[str]) -> tuple[str, list[Any]]:
+    """`` AND (…)``: ``column`` starts with one of the diagnosis-code ``prefixes`` (nothing for
+    none). ``substr`` rather than LIKE, because SQLite's LIKE ignores case and codes are
+    case-sensitive."""
+    if not prefixes:
+        return "", []
+    sql = " OR ".join(f"substr({column}, 1, %s) = %s" for _ in prefixes)
+    return f" AND ({sql})", [value for prefix in prefixes for value in (len(prefix), prefix)]
+
+
 def _institution_filter(column: str, institution_ids: Collection[int] | None) -> tuple[str, list]:
     if institution_ids is None:
         return "", []
     ids = sorted({int(i) for i in institution_ids})
     if not ids:
         return " AND 1 = 0", []
-    placeholders = ", ".join(["%s"] * len(ids))
-    return f" AND {column} IN ({placeholders})", list(ids)
+    sql, params = _in_list(column, ids)
+    return f" AND {sql}", params
 
 
 @dataclass(frozen=True)
@@ -166,19 +182,8 @@ def spending_figures(
         amount = f"SUM(CAST(ROUND(c.{column['fund_paid']} * 100) AS INTEGER))"
     else:
         amount = f"SUM(c.{column['fund_paid']})"
-    category_placeholders = ", ".join(["%s"] * len(categories))
-    prefix_sql = ""
-    prefix_params: list[object] = []
-    if diagnosis_prefixes:
-        prefix_sql = (
-            " AND ("
-            + " OR ".join(
-                f"substr(c.{column['diagnosis_code']}, 1, %s) = %s" for _ in diagnosis_prefixes
-            )
-            + ")"
-        )
-        for prefix in diagnosis_prefixes:
-            prefix_params += [len(prefix), prefix]
+    category_sql, category_params = _in_list(f"c.{column['category']}", categories)
+    prefix_sql, prefix_params = _prefix_filter(f"c.{column['diagnosis_code']}", diagnosis_prefixes)
     where, where_params = _institution_filter(f"m.{p.institution}", institution_ids)
     date = f"c.{column['service_date']}"
     sql = (
@@ -188,11 +193,10 @@ def spending_figures(
         f" WHERE m.{p.start} <= %s AND (m.{p.end} IS NULL OR m.{p.end} >= %s)"
         f" AND {date} >= %s AND {date} <= %s"
         f" AND {date} >= m.{p.start} AND (m.{p.end} IS NULL OR {date} <= m.{p.end})"
-        f" AND c.{column['category']} IN ({category_placeholders})"
-        f"{prefix_sql}{where}"
+        f" AND {category_sql}{prefix_sql}{where}"
         f" GROUP BY m.{p.institution}"
     )
-    params = [end, start, start, end, *categories, *prefix_params, *where_params]
+    params = [end, start, start, end, *category_params, *prefix_params, *where_params]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
