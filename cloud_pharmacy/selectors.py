@@ -4,8 +4,8 @@ Set-based: each function is one query (or a fixed few) whatever the number of ro
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet, Sum
@@ -73,7 +73,8 @@ class ReorderSuggestion:
     drug_id: int
     drug: str
     consumed: int
-    daily_use: float
+    # Dispensed units a day, to 0.01 (a quantity of a drug, kept exact like every other figure).
+    daily_use: Decimal
     on_hand: int
     suggested: int
 
@@ -112,8 +113,8 @@ def reorder_suggestions(
     names = {drug.pk: str(drug) for drug in Drug.objects.filter(pk__in=list(consumed))}
     suggestions = []
     for drug_id, total in sorted(consumed.items()):
-        daily = total / lookback_days
-        need = math.ceil(daily * cover_days)
+        # ceil(total / lookback_days × cover_days) in integers: no float rounding up a unit.
+        need = -(-total * cover_days // lookback_days)
         held = on_hand.get(drug_id) or 0
         if need > held:
             suggestions.append(
@@ -121,7 +122,9 @@ def reorder_suggestions(
                     drug_id=drug_id,
                     drug=names[drug_id],
                     consumed=total,
-                    daily_use=round(daily, 2),
+                    daily_use=(Decimal(total) / lookback_days).quantize(
+                        Decimal("0.01"), rounding=ROUND_HALF_UP
+                    ),
                     on_hand=held,
                     suggested=need - held,
                 )

@@ -151,7 +151,8 @@ class ReorderSuggestionOutputSerializer(serializers.Serializer[object]):
     drug_id = serializers.IntegerField()
     drug = serializers.CharField()
     consumed = serializers.IntegerField()
-    daily_use = serializers.FloatField()
+    # A JSON number, as before; exact in Python.
+    daily_use = serializers.DecimalField(max_digits=12, decimal_places=2, coerce_to_string=False)
     on_hand = serializers.IntegerField()
     suggested = serializers.IntegerField()
 
