@@ -1,6 +1,7 @@
 """The shared registry every cloud stands on (DESIGN.md "The data")."""
 
 import datetime as dt
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -236,6 +237,42 @@ class Patient(models.Model):
             raise ValidationError(errors)
 
 
+_Span = TypeVar("_Span", bound=models.QuerySet[Any])
+
+
+def _overlapping(
+    rows: _Span, *, start_field: str, patient_id: int, start: dt.date, end: dt.date | None
+) -> _Span:
+    """The patient's rows running from ``start_field`` to ``ended_on`` (both included; no end:
+    still running) that share at least one day with [start, end]."""
+    qs = rows.filter(patient_id=patient_id).filter(
+        Q(ended_on__isnull=True) | Q(ended_on__gte=start)
+    )
+    if end is not None:
+        qs = qs.filter(**{f"{start_field}__lte": end})
+    return qs
+
+
+class FamilyDoctorContractQuerySet(models.QuerySet["FamilyDoctorContract"]):
+    def overlapping(
+        self, *, patient_id: int, start: dt.date, end: dt.date | None
+    ) -> "FamilyDoctorContractQuerySet":
+        """Contracts of the patient sharing at least one day with [start, end]."""
+        return _overlapping(
+            self, start_field="signed_on", patient_id=patient_id, start=start, end=end
+        )
+
+
+class DiabetesEnrollmentQuerySet(models.QuerySet["DiabetesEnrollment"]):
+    def overlapping(
+        self, *, patient_id: int, start: dt.date, end: dt.date | None
+    ) -> "DiabetesEnrollmentQuerySet":
+        """Enrolments of the patient sharing at least one day with [start, end]."""
+        return _overlapping(
+            self, start_field="enrolled_on", patient_id=patient_id, start=start, end=end
+        )
+
+
 class FamilyDoctorContract(models.Model):
     """A family-doctor signing (家庭医生签约) of a resident with an institution. A resident holds
     one contract at a time: an exclusion constraint on PostgreSQL and triggers on SQLite
@@ -252,6 +289,8 @@ class FamilyDoctorContract(models.Model):
     )
     signed_on = models.DateField(_("signed on"))
     ended_on = models.DateField(_("ended on"), null=True, blank=True)
+
+    objects = FamilyDoctorContractQuerySet.as_manager()
 
     class Meta:
         verbose_name = _("family-doctor contract")
@@ -285,11 +324,9 @@ class FamilyDoctorContract(models.Model):
             return
         if self.ended_on is not None and self.ended_on < self.signed_on:
             raise ValidationError({"ended_on": _("A contract cannot end before it is signed.")})
-        overlapping = FamilyDoctorContract.objects.filter(patient_id=self.patient_id).filter(
-            Q(ended_on__isnull=True) | Q(ended_on__gte=self.signed_on)
+        overlapping = FamilyDoctorContract.objects.overlapping(
+            patient_id=self.patient_id, start=self.signed_on, end=self.ended_on
         )
-        if self.ended_on is not None:
-            overlapping = overlapping.filter(signed_on__lte=self.ended_on)
         if overlapping.exclude(pk=self.pk).exists():
             raise ValidationError(
                 {
@@ -298,19 +335,6 @@ class FamilyDoctorContract(models.Model):
                     )
                 }
             )
-
-
-class DiabetesEnrollmentQuerySet(models.QuerySet["DiabetesEnrollment"]):
-    def overlapping(
-        self, *, patient_id: int, start: dt.date, end: dt.date | None
-    ) -> "DiabetesEnrollmentQuerySet":
-        """Enrolments of the patient sharing at least one day with [start, end]."""
-        qs = self.filter(patient_id=patient_id).filter(
-            Q(ended_on__isnull=True) | Q(ended_on__gte=start)
-        )
-        if end is not None:
-            qs = qs.filter(enrolled_on__lte=end)
-        return qs
 
 
 class DiabetesEnrollment(models.Model):

@@ -42,13 +42,13 @@ from cloud_management.models import (
 Actor = User | AnonymousUser
 
 
-# Mobile (11 digits) or landline numbers, optionally with a country code and hyphens.
 class StateConflict(ValidationError):
     """The request conflicts with the record's current state (a full slot, a cancelled booking,
     a blocked prescription): the API answers 409 (CONTRACTS §3). Apps' own conflicts subclass
     it, so every API maps them the same way (cloud_management.api.service_calls)."""
 
 
+# Mobile (11 digits) or landline numbers, optionally with a country code and hyphens.
 _PHONE = re.compile(r"^\+?[0-9][0-9-]{5,19}$")
 # ICD-10 diabetes mellitus codes by diabetes type: E10 type 1, E11 type 2, and E12-E14 and
 # O24 (in pregnancy) for the other kinds (ICD-10 chapter IV, WHO 2019).

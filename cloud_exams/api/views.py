@@ -15,7 +15,7 @@ Another scope's object is 404; a service's ``PermissionDenied`` is 403, its ``Va
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
 from django.db import models
 from django.utils.translation import gettext as _
@@ -41,8 +41,6 @@ from cloud_exams.api.serializers import (
 from cloud_management.access import get_visible_or_404, visible_to
 from cloud_management.api.service_calls import call_service
 from cloud_management.models import Institution, Patient
-
-ResultT = TypeVar("ResultT")
 
 
 class ExamItemViewSet(

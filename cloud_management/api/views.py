@@ -7,7 +7,7 @@ A service's ``ValidationError`` becomes a 400 with field errors and its ``Permis
 from __future__ import annotations
 
 import abc
-from typing import Any, TypeVar
+from typing import Any
 
 from django.db import models
 from drf_spectacular.utils import extend_schema
@@ -39,8 +39,6 @@ from cloud_management.models import (
     Institution,
     Patient,
 )
-
-ResultT = TypeVar("ResultT")
 
 
 class ScopedGenericViewSet(viewsets.GenericViewSet[Any]):

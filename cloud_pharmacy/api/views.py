@@ -14,7 +14,7 @@ field errors, and an action that does not fit the current state 409.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
 from django.db import models
 from django.utils.translation import gettext as _
@@ -41,8 +41,6 @@ from cloud_pharmacy.api.serializers import (
     StockBatchOutputSerializer,
 )
 from cloud_pharmacy.models import Drug, ReplenishmentOrder, ReviewFinding
-
-ResultT = TypeVar("ResultT")
 
 
 class DrugViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[Any]):

@@ -16,7 +16,7 @@ Another scope's booking is 404; a service's ``PermissionDenied`` is 403, its ``V
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import models
@@ -43,8 +43,6 @@ from cloud_services.api.serializers import (
     ServiceSlotOutputSerializer,
 )
 from cloud_services.models import Booking, ServiceSlot
-
-ResultT = TypeVar("ResultT")
 
 
 class ServiceItemViewSet(
