@@ -226,10 +226,8 @@ class StockBatchViewSet(
             raise serializers.ValidationError(
                 {"within_days": [_("Enter a number of days from 0 to 3650.")]}
             )
-        institution_ids = list(
-            visible_to(request.user, Institution.objects.all()).values_list("pk", flat=True)
-        )
-        rows = selectors.expiring_batches(institution_ids=institution_ids, within_days=within)
+        # The stock rule, as for the list itself (a patient sees no stock).
+        rows = visible_to(request.user, selectors.expiring_batches(within_days=within))
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(StockBatchOutputSerializer(page, many=True).data)
 

@@ -39,6 +39,21 @@ def test_expiring_batches_of_the_users_institutions_only(
     assert "within_days" in bad.json()
 
 
+def test_a_patient_sees_no_stock_of_the_institutions_they_belong_to(resident, home_institution):
+    """The expiry list follows the stock rule, not the institutions a patient may see."""
+    today = timezone.localdate()
+    StockBatchFactory(
+        institution=home_institution, quantity=5, expires_on=today + dt.timedelta(days=20)
+    )
+    client = client_for(resident.user)
+
+    expiring = client.get("/api/v1/pharmacy/stock/expiring/?within_days=30")
+    listed = client.get("/api/v1/pharmacy/stock/")
+
+    assert expiring.json()["results"] == []
+    assert listed.json()["results"] == []
+
+
 def test_reorder_suggestions_from_consumption(
     prescribing_doctor, home_pharmacist, resident, home_institution, other_pharmacist
 ):
