@@ -33,7 +33,6 @@ from cloud_management.access import may_see
 from cloud_management.models import Institution, Patient, StaffRole
 from cloud_management.services import StateConflict
 from payments.models import ClaimLine
-from payments.services.claims import post_claim_line
 from payments.services.reimbursement import post_reimbursed_charge
 
 Role = StaffRole.Role
@@ -294,10 +293,12 @@ def _post_charge(order_item: ExamOrderItem, service_date: dt.date) -> None:
         "category": ClaimLine.Category.EXAM,
         "diagnosis_code": "",
     }
-    if item.insurance_category == ExamItem.InsuranceCategory.COVERED:
-        post_reimbursed_charge(**common, total_amount=order_item.price)
-    else:
-        post_claim_line(**common, total_amount=order_item.price, fund_paid=Decimal("0.00"))
+    covered = item.insurance_category == ExamItem.InsuranceCategory.COVERED
+    post_reimbursed_charge(
+        **common,
+        total_amount=order_item.price,
+        covered_amount=order_item.price if covered else Decimal("0.00"),
+    )
 
 
 @transaction.atomic

@@ -46,7 +46,6 @@ from cloud_services.models import (
     VisitEvent,
 )
 from payments.models import ClaimLine
-from payments.services.claims import post_claim_line
 from payments.services.reimbursement import post_reimbursed_charge
 
 Role = StaffRole.Role
@@ -598,10 +597,12 @@ def _post_charge(booking: Booking, service_date: dt.date) -> ClaimLine:
         "category": ClaimLine.Category.HOME_SERVICE,
         "diagnosis_code": "",
     }
-    if booking.item.is_covered:
-        line, _split = post_reimbursed_charge(**common, total_amount=booking.fee)
-        return line
-    return post_claim_line(**common, total_amount=booking.fee, fund_paid=Decimal("0.00"))
+    line, _split = post_reimbursed_charge(
+        **common,
+        total_amount=booking.fee,
+        covered_amount=booking.fee if booking.item.is_covered else Decimal("0.00"),
+    )
+    return line
 
 
 @transaction.atomic

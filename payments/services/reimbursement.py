@@ -59,8 +59,7 @@ def _amount_error(value: object) -> str | None:
     return None
 
 
-def ratio_in_force(*, insurance_type: str, category: str, year: int) -> ReimbursementRatio:
-    """The ratio for ``year``, or the latest year before it; ValidationError when none is set."""
+def _check_codes(*, insurance_type: str, category: str) -> None:
     errors: dict[str, str] = {}
     if insurance_type not in Patient.InsuranceType.values:
         errors["insurance_type"] = _("Unknown insurance type “%(type)s”.") % {
@@ -70,6 +69,11 @@ def ratio_in_force(*, insurance_type: str, category: str, year: int) -> Reimburs
         errors["category"] = _("Unknown category “%(category)s”.") % {"category": category}
     if errors:
         raise ValidationError(errors)
+
+
+def ratio_in_force(*, insurance_type: str, category: str, year: int) -> ReimbursementRatio:
+    """The ratio for ``year``, or the latest year before it; ValidationError when none is set."""
+    _check_codes(insurance_type=insurance_type, category=category)
     ratio = (
         ReimbursementRatio.objects.filter(
             insurance_type=insurance_type, category=category, year__lte=year
@@ -95,24 +99,47 @@ def ratio_in_force(*, insurance_type: str, category: str, year: int) -> Reimburs
 
 
 def split_charge(
-    *, insurance_type: str, category: str, service_date: dt.date, total_amount: Decimal
+    *,
+    insurance_type: str,
+    category: str,
+    service_date: dt.date,
+    total_amount: Decimal,
+    covered_amount: Decimal | None = None,
 ) -> ChargeSplit:
-    """Divide ``total_amount`` between the fund and the resident by the ratio in force on
-    ``service_date`` for the insurance type and category. Writes nothing."""
+    """Divide ``total_amount`` between the fund and the resident: the fund pays the ratio in
+    force on ``service_date`` for the insurance type and category of ``covered_amount`` (the
+    part insurance covers, all of it by default), the resident the rest. Nothing covered: the
+    fund pays nothing and no ratio is looked up. Writes nothing."""
     errors: dict[str, str] = {}
     if not isinstance(service_date, dt.date) or isinstance(service_date, dt.datetime):
         errors["service_date"] = _("Enter the service date as a date.")
     message = _amount_error(total_amount)
     if message:
         errors["total_amount"] = message
+    covered = total_amount if covered_amount is None else covered_amount
+    if covered_amount is not None:
+        message = _amount_error(covered_amount)
+        if message:
+            errors["covered_amount"] = message
+        elif "total_amount" not in errors and covered_amount > total_amount:
+            errors["covered_amount"] = _("The covered part cannot exceed the charge.")
     if errors:
         raise ValidationError(errors)
+    if covered_amount is not None and covered_amount == 0:
+        _check_codes(insurance_type=insurance_type, category=category)
+        return ChargeSplit(
+            total_amount=total_amount,
+            fund_paid=Decimal("0.00"),
+            self_paid=total_amount,
+            fund_ratio=Decimal("0"),
+            ratio_year=service_date.year,
+        )
     ratio = ratio_in_force(insurance_type=insurance_type, category=category, year=service_date.year)
-    fund_paid, self_paid = split_amount(total_amount=total_amount, fund_ratio=ratio.fund_ratio)
+    fund_paid, _covered_self_paid = split_amount(total_amount=covered, fund_ratio=ratio.fund_ratio)
     return ChargeSplit(
         total_amount=total_amount,
         fund_paid=fund_paid,
-        self_paid=self_paid,
+        self_paid=total_amount - fund_paid,
         fund_ratio=ratio.fund_ratio,
         ratio_year=ratio.year,
     )
@@ -129,8 +156,10 @@ def post_reimbursed_charge(
     category: str,
     diagnosis_code: str,
     total_amount: Decimal,
+    covered_amount: Decimal | None = None,
 ) -> tuple[ClaimLine, ChargeSplit]:
-    """Split a charge by the patient's insurance type and post it to the claim ledger, once per
+    """Split a charge by the patient's insurance type (the fund's share of ``covered_amount``,
+    all of it by default: :func:`split_charge`) and post it to the claim ledger, once per
     ``(source, source_ref)`` (:func:`payments.services.claims.post_claim_line`). Runs inside
     the caller's transaction: nothing is written if either step refuses."""
     split = split_charge(
@@ -138,6 +167,7 @@ def post_reimbursed_charge(
         category=category,
         service_date=service_date,
         total_amount=total_amount,
+        covered_amount=covered_amount,
     )
     line = post_claim_line(
         source=source,

@@ -129,6 +129,33 @@ def test_no_ratio_for_the_year_or_before_is_a_clear_error():
     assert "2023" in error.value.message_dict["category"][0]
 
 
+def test_the_fund_pays_its_share_of_the_covered_part_only():
+    def split(total, covered, **changes):
+        arguments = {
+            "insurance_type": RESIDENT,
+            "category": "pharmacy",
+            "service_date": dt.date(2025, 6, 1),
+            "total_amount": D(total),
+            "covered_amount": None if covered is None else D(covered),
+            **changes,
+        }
+        result = split_charge(**arguments)
+        return result.fund_paid, result.self_paid
+
+    # 0.55 of the 40.00 covered is 22.00; the resident pays the other 18.00 and the 60.00.
+    assert split("100.00", "40.00") == (D("22.00"), D("78.00"))
+    assert split("45.60", None) == split("45.60", "45.60") == (D("25.08"), D("20.52"))
+    # Nothing covered: nothing from the fund, and no ratio is needed (none is set for 2023).
+    assert split("10.00", "0.00", service_date=dt.date(2023, 1, 1)) == (D("0.00"), D("10.00"))
+    for covered in ("10.01", "-1.00", "0.001"):
+        with pytest.raises(ValidationError) as error:
+            split("10.00", covered)
+        assert list(error.value.message_dict) == ["covered_amount"]
+    with pytest.raises(ValidationError) as error:
+        split("10.00", "0.00", category="dental")
+    assert list(error.value.message_dict) == ["category"]
+
+
 @pytest.mark.parametrize(
     ("changes", "field"),
     [
