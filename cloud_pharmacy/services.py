@@ -481,6 +481,15 @@ def dispense_prescription(*, user: Any, prescription: Prescription) -> Dispensin
         ):
             taken.append((line, batch, used))
     total = sum((line.amount for line in lines), Decimal("0.00"))
+    # Drugs outside the insurance catalogue are paid by the resident alone.
+    covered = sum(
+        (
+            line.amount
+            for line in lines
+            if line.drug.insurance_category != Drug.InsuranceCategory.NONE
+        ),
+        Decimal("0.00"),
+    )
     claim, split = post_reimbursed_charge(
         source=ClaimLine.Source.CLOUD_PHARMACY,
         source_ref=f"prescription:{prescription.pk}",
@@ -490,6 +499,7 @@ def dispense_prescription(*, user: Any, prescription: Prescription) -> Dispensin
         category=ClaimLine.Category.PHARMACY,
         diagnosis_code=prescription.diagnoses[0] if prescription.diagnoses else "",
         total_amount=total,
+        covered_amount=covered,
     )
     dispensing = Dispensing.objects.create(
         prescription=prescription,

@@ -68,6 +68,30 @@ def test_a_clean_prescription_is_approved_and_dispensed_with_its_insurance_split
     assert list(rx.decisions.values_list("action", flat=True)) == ["automated", "approve"]
 
 
+def test_a_drug_outside_the_insurance_catalogue_is_paid_by_the_resident_alone(
+    prescribing_doctor, home_pharmacist, resident, home_institution, stocked
+):
+    amlodipine = drug("AML5")
+    amlodipine.insurance_category = "none"
+    amlodipine.save(update_fields=["insurance_category"])
+    rx = write(
+        prescribing_doctor,
+        resident,
+        home_institution,
+        line("MET500", "500", "tid", 7, 21),
+        line("AML5", "5", "qd", 7, 7),
+    )
+    services.approve_prescription(user=home_pharmacist, prescription=rx)
+
+    dispensing = services.dispense_prescription(user=home_pharmacist, prescription=rx)
+
+    # Employee insurance pays 0.75 of the covered 2.10 (metformin) = 1.575 → 1.58; the resident
+    # pays 0.52 of it and the whole 1.05 of amlodipine.
+    claim = dispensing.claim_line
+    assert (claim.total_amount, claim.fund_paid) == (Decimal("3.15"), Decimal("1.58"))
+    assert (dispensing.fund_paid, dispensing.self_paid) == (Decimal("1.58"), Decimal("1.57"))
+
+
 def test_stock_is_taken_first_expiring_first_out_and_expired_batches_are_skipped(
     prescribing_doctor, home_pharmacist, resident, home_institution
 ):
