@@ -31,7 +31,6 @@ The counts become :class:`payments.formulas.IndicatorFigures`; the score is
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -42,7 +41,7 @@ from django.db import connection
 
 from chronic_care.models import FollowUp
 from chronic_care.selectors import Kind, measurements
-from cloud_management.models import DiabetesEnrollment, Institution
+from cloud_management.models import DiabetesEnrollment
 from payments.formulas import (
     DEFAULT_QUALITY_WEIGHTS,
     FBG_CONTROLLED_BELOW,
@@ -399,16 +398,6 @@ def pooled(figures: Iterable[IndicatorFigures]) -> IndicatorFigures:
         ):
             totals[index] += count
     return IndicatorFigures(*totals)
-
-
-def figures_by_district(
-    figures: dict[int, IndicatorFigures], institutions: Iterable[Institution]
-) -> dict[int, IndicatorFigures]:
-    """Institution figures pooled by the institutions' districts."""
-    grouped: dict[int, list[IndicatorFigures]] = defaultdict(list)
-    for institution in institutions:
-        grouped[institution.district_id].append(figures.get(institution.pk, EMPTY_FIGURES))
-    return {district_id: pooled(items) for district_id, items in grouped.items()}
 
 
 def month_ends(year: int, today: dt.date) -> list[dt.date]:

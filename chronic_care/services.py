@@ -229,11 +229,11 @@ def end_enrolment(
         raise ValidationError(
             {"note": _("Keep the note under %(count)d characters.") % {"count": limit - 20}}
         )
-    previous_end = enrolment.ended_on
     with transaction.atomic():
+        # Only a running enrolment can be ended (the registry refuses the rest): the stored
+        # figures change from its new last day on.
         ended = registry_services.end_enrolment(
             user=user, enrolment=enrolment, ended_on=ended_on, reason=text
         )
-        since = ended_on if previous_end is None else min(ended_on, previous_end)
-        invalidate_institutions([ended.institution_id], since)
+        invalidate_institutions([ended.institution_id], ended_on)
     return ended

@@ -41,7 +41,7 @@ from django.db import connection
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils.translation import gettext_lazy as _
 
-from chronic_care.indicators import member_indicators
+from chronic_care.indicators import _to_date, _to_decimal, member_indicators
 from chronic_care.models import FollowUp
 from chronic_care.selectors import Kind, measurements
 from cloud_management.models import DiabetesEnrollment, Institution, Patient
@@ -168,7 +168,7 @@ def _running_enrolments(institution: Institution, today: dt.date) -> QuerySet[Di
 
 def _latest_fbg_by_patient(
     residents: QuerySet[Any], today: dt.date
-) -> dict[int, tuple[dt.date, Decimal]]:
+) -> dict[int, tuple[dt.date | None, Decimal | None]]:
     """The latest fasting glucose (date, value) of each of ``residents`` (a queryset of
     patient ids): one query, one row per resident (the measurements ranked newest first, on
     one date the highest value)."""
@@ -196,16 +196,9 @@ WHERE position = 1
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     return {
-        subject: (
-            _as_date(measured_on),
-            Decimal(str(reading)).quantize(Decimal("0.01")).normalize(),
-        )
+        subject: (_to_date(measured_on), _to_decimal(reading))
         for subject, measured_on, reading in rows
     }
-
-
-def _as_date(value: object) -> dt.date:
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
 
 
 def worklists_for_institution(*, institution: Institution, today: dt.date) -> Worklists:
@@ -247,9 +240,8 @@ def worklists_for_institution(*, institution: Institution, today: dt.date) -> Wo
         counted = member.counted_follow_ups if member else 0
         hba1c_on = member.latest_hba1c_on if member else None
         owed = owed_follow_ups(covered, year_days)
-        last_day = week_end if ended_on is None else min(week_end, _as_date(ended_on))
+        last_day = week_end if ended_on is None else min(week_end, ended_on)
         covered_by_week_end = covered + max(0, (last_day - today).days)
-        next_date = None if next_date is None else _as_date(next_date)
         fbg_on, fbg = latest_fbg.get(patient_id, (None, None))
         lists: set[Worklist] = set()
         if counted < owed:
@@ -272,9 +264,7 @@ def worklists_for_institution(*, institution: Institution, today: dt.date) -> Wo
                 covered_days=covered,
                 counted_follow_ups=counted,
                 owed_follow_ups=owed,
-                last_follow_up_on=None
-                if last_follow_up_on is None
-                else _as_date(last_follow_up_on),
+                last_follow_up_on=last_follow_up_on,
                 next_date=next_date,
                 latest_fbg=fbg,
                 latest_fbg_on=fbg_on,

@@ -29,7 +29,7 @@ from cloud_exams.models import (
     ReferenceRange,
     Specimen,
 )
-from cloud_management.access import may_see
+from cloud_management.access import may_see, roles_at
 from cloud_management.models import Institution, Patient, StaffRole
 from cloud_management.services import StateConflict
 from payments.models import ClaimLine
@@ -58,17 +58,6 @@ class ExamStateConflict(StateConflict):
 
 
 # --- who may act --------------------------------------------------------------------------------
-
-
-def roles_at(user: Any, institution_id: int) -> frozenset[str]:
-    """The user's staff roles at one institution."""
-    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
-        return frozenset()
-    return frozenset(
-        StaffRole.objects.filter(user=user, institution_id=institution_id).values_list(
-            "role", flat=True
-        )
-    )
 
 
 def _require_role(

@@ -228,6 +228,17 @@ def get_visible_or_404(user: Any, queryset: models.QuerySet[ModelT], **lookup: A
         raise Http404 from None
 
 
+def roles_at(user: Any, institution_id: int) -> frozenset[str]:
+    """The staff roles an active, logged-in user holds at one institution (one query)."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return frozenset()
+    return frozenset(
+        StaffRole.objects.filter(user=user, institution_id=institution_id).values_list(
+            "role", flat=True
+        )
+    )
+
+
 def institutions_visible_to(user: Any) -> models.QuerySet[Institution]:
     return visible_to(user, Institution.objects.all())
 

@@ -9,7 +9,6 @@ a prescription is dispensed at most once.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 from django.conf import settings
 from django.core.validators import MinValueValidator, RegexValidator
@@ -135,11 +134,6 @@ class Drug(models.Model):
 
     def __str__(self) -> str:
         return f"{self.generic_name} {self.strength.normalize():f}{self.strength_unit}"
-
-    @property
-    def is_restricted(self) -> bool:
-        """Never on a long prescription (2021 long-prescription rules)."""
-        return self.is_controlled or self.is_toxic or self.is_antimicrobial
 
 
 class Contraindication(models.Model):
@@ -654,11 +648,3 @@ class ShipmentLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.drug} {self.batch_number} × {self.quantity}"
-
-
-def as_params(**values: Any) -> dict[str, Any]:
-    """JSON-safe finding parameters (Decimals as plain strings)."""
-    return {
-        key: (f"{value.normalize():f}" if isinstance(value, Decimal) else value)
-        for key, value in values.items()
-    }

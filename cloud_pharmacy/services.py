@@ -23,7 +23,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from cloud_management.access import may_see
+from cloud_management.access import may_see, roles_at
 from cloud_management.models import Institution, Patient, StaffRole
 from cloud_management.services import StateConflict
 from cloud_pharmacy.models import (
@@ -68,9 +68,7 @@ def holds_role(user: Any, institution_id: int, roles: frozenset[str]) -> bool:
         return False
     if user.is_superuser:
         return True
-    return StaffRole.objects.filter(
-        user=user, institution_id=institution_id, role__in=sorted(roles)
-    ).exists()
+    return bool(roles_at(user, institution_id) & roles)
 
 
 def _require(user: Any, institution_id: int, roles: frozenset[str], message: str) -> None:

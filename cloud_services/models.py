@@ -194,14 +194,6 @@ class Booking(models.Model):
     )
     # The patient may cancel until a nurse is on the way (ISSUE 5).
     CANCELLABLE_STATUSES = (Status.REQUESTED, Status.CONFIRMED, Status.ASSIGNED)
-    # Statuses in which the booking names its nurse.
-    NURSE_STATUSES = (
-        Status.ASSIGNED,
-        Status.ON_THE_WAY,
-        Status.ARRIVED,
-        Status.SPECIMEN_COLLECTED,
-        Status.COMPLETED,
-    )
 
     patient = models.ForeignKey(
         Patient, on_delete=models.PROTECT, related_name="+", verbose_name=_("resident")

@@ -34,6 +34,7 @@ from django.utils.translation import gettext as _
 
 from cloud_exams.models import ExamOrder, ExamOrderItem, ExamResult
 from cloud_exams.services import collect_specimen, order_exams
+from cloud_management.access import roles_at
 from cloud_management.models import Institution, Patient, StaffRole
 from cloud_management.services import StateConflict
 from cloud_services import notifications
@@ -66,21 +67,11 @@ class SlotFull(BookingConflict):
 # --- who may act ----------------------------------------------------------------------------
 
 
-def _roles_at(user: Any, institution_id: int) -> frozenset[str]:
-    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
-        return frozenset()
-    return frozenset(
-        StaffRole.objects.filter(user=user, institution_id=institution_id).values_list(
-            "role", flat=True
-        )
-    )
-
-
 def may_manage(user: Any, institution_id: int) -> bool:
     """Whether the user runs home services at the institution (or is a platform operator)."""
     if getattr(user, "is_superuser", False) and user.is_active:
         return True
-    return bool(_roles_at(user, institution_id) & MANAGING_ROLES)
+    return bool(roles_at(user, institution_id) & MANAGING_ROLES)
 
 
 def _require_manager(user: Any, institution_id: int) -> None:

@@ -227,6 +227,12 @@ class _OneAtATimeKind(_ResidentKind):
                 patient_id__in=chunk
             ).values_list("id", "patient_id", self.start_field, self.end_field):
                 self.existing[patient_id].append((start, end, pk))
+        # The same rows by natural key, for the writers.
+        self.recorded: dict[tuple[int, dt.date], tuple[dt.date | None, int]] = {
+            (patient_id, start): (end, pk)
+            for patient_id, periods in self.existing.items()
+            for start, end, pk in periods
+        }
 
     @abc.abstractmethod
     def overlaps_row(self, row_number: int) -> str:
@@ -279,18 +285,11 @@ class _OneAtATimeKind(_ResidentKind):
             else:
                 return
 
-    def _recorded(self) -> dict[tuple[int, dt.date], tuple[dt.date | None, int]]:
-        return {
-            (patient_id, start): (end, pk)
-            for patient_id, periods in self.existing.items()
-            for start, end, pk in periods
-        }
-
     def write_batches(self, records: Sequence[Record]) -> list[Sequence[Record]]:
         """Updates that end a row earlier go first: then every row's days lie within its final
         days at each step, so the one-a-day constraint, checked row by row, holds throughout
         (the natural key fixes the start; only the end moves)."""
-        recorded = self._recorded()
+        recorded = self.recorded
         earlier: list[Record] = []
         rest: list[Record] = []
         for record in records:
@@ -307,7 +306,7 @@ class _OneAtATimeKind(_ResidentKind):
         """Updates through ``bulk_update``, new rows through ``bulk_create``: SQLite runs the
         overlap trigger of an ``INSERT ... ON CONFLICT`` before it sees the conflict, so an
         upsert of a recorded row would collide with itself."""
-        recorded = self._recorded()
+        recorded = self.recorded
         model = self.model
         updates: list[models.Model] = []
         inserts: list[models.Model] = []

@@ -16,6 +16,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from chronic_care.models import FollowUp
+from cloud_exams.reference_ranges import age_in_years
 from cloud_exams.selectors import verified_results
 from cloud_management.models import DiabetesEnrollment, Patient
 from cloud_pharmacy.models import Contraindication, Drug, Interaction, PrescriptionLine
@@ -61,10 +62,6 @@ def review(snapshot: PrescriptionSnapshot) -> list[Finding]:
     for rule in RULES:
         findings.extend(rule(snapshot))
     return findings
-
-
-def age_on(birth_date: dt.date, day: dt.date) -> int:
-    return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
 
 
 def drug_facts(drugs: Iterable[Drug]) -> dict[int, DrugFacts]:
@@ -186,7 +183,7 @@ def build_snapshot(
     )
     return PrescriptionSnapshot(
         written_on=written_on,
-        age_years=age_on(patient.birth_date, written_on),
+        age_years=age_in_years(patient.birth_date, written_on),
         is_pregnant=is_pregnant,
         diagnoses=tuple(diagnoses),
         lines=line_facts,
