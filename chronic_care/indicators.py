@@ -41,6 +41,7 @@ from django.db import connection
 
 from chronic_care.models import FollowUp
 from chronic_care.selectors import Kind, measurements
+from cloud_management.db import with_local_settings
 from cloud_management.models import DiabetesEnrollment
 from payments.formulas import (
     DEFAULT_QUALITY_WEIGHTS,
@@ -285,10 +286,8 @@ def _fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
     aggregated CTEs, so at city scale the default settings spend seconds compiling the plan
     and sort the members on disk (docs/benchmarks/quality.md).
     """
-    if connection.vendor == "postgresql":
-        sql = f"SET LOCAL jit = off; SET LOCAL work_mem = '{STATEMENT_WORK_MEM}'; {sql}"
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(with_local_settings(sql, jit=False, work_mem=STATEMENT_WORK_MEM), params)
         return cursor.fetchall()
 
 

@@ -18,6 +18,7 @@ from django.db import connection, models
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Substr
 
+from cloud_management.db import with_local_settings
 from cloud_management.models import DiabetesEnrollment, FamilyDoctorContract
 from payments.models import ClaimLine, Scheme, SettlementLine, SettlementRun
 
@@ -130,7 +131,8 @@ def membership_figures(
     )
     params = [end, end, start, end, start, *where_params]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        # JIT off: a single pass over the ledger, which compiling only slows down.
+        cursor.execute(with_local_settings(sql, jit=False), params)
         rows = cursor.fetchall()
     return {
         row[0]: MembershipFigures(
@@ -198,7 +200,8 @@ def spending_figures(
     )
     params = [end, start, start, end, *category_params, *prefix_params, *where_params]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        # JIT off: a single pass over the ledger, which compiling only slows down.
+        cursor.execute(with_local_settings(sql, jit=False), params)
         rows = cursor.fetchall()
     result = {}
     for institution_id, count, total in rows:

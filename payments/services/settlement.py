@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.db.models.functions import Greatest
 from django.utils import timezone
@@ -162,7 +162,6 @@ def _begin(
         raise SettlementError(
             _("No quality-indicator provider is registered; a final settlement needs one.")
         )
-    _without_jit()
     members = selectors.membership_figures(
         kind=scheme.kind, period_start=period.start, period_end=period.end
     )
@@ -227,15 +226,6 @@ class SettlementInputs:
     members: dict[int, selectors.MembershipFigures]
     spending: dict[int, selectors.SpendingFigures]
     quality: dict[int, IndicatorFigures]
-
-
-def _without_jit() -> None:
-    """Switch PostgreSQL's JIT compilation off for the rest of this transaction: the settlement
-    aggregates are single passes over the ledger, and compiling them costs seconds more than it
-    saves (measured in docs/benchmarks/settlement.md)."""
-    if connection.vendor == "postgresql" and connection.in_atomic_block:
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL jit = off")
 
 
 def gather_settlement_inputs(
@@ -489,7 +479,6 @@ def execute_settlement_run(
         inputs = None
         if pending:
             with transaction.atomic():
-                _without_jit()
                 inputs = gather_settlement_inputs(run=run, institution_ids=pending, members=members)
         size = batch_size or max(1, math.ceil(len(pending) / PROGRESS_STEPS))
         for batch in _batches(pending, size):
